@@ -1,0 +1,1 @@
+"""cartbridge core: shared model, abandonment rules, services, persistence, channels, worker, CLI."""

@@ -1,0 +1,40 @@
+"""The Flask app factory (flaskr style): ``create_app(test_config=None)``.
+
+The web process receives and stores webhooks and serves pages; it never sends a
+message. Settings are validated here, at start-up, so a misconfigured deployment
+fails to boot with a message instead of failing on the first webhook.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from flask import Flask
+
+from bridge.runtime import Runtime
+from bridge.settings import load_settings
+
+
+def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | None = None) -> Flask:
+    app = Flask(__name__)
+    if runtime is None:
+        runtime = Runtime.from_settings(load_settings())
+    app.config.update(SECRET_KEY=runtime.settings.secret_key,
+                      MAX_CONTENT_LENGTH=runtime.settings.max_webhook_bytes)
+    if test_config:
+        app.config.update(test_config)
+    app.extensions["cartbridge"] = runtime
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    from webhooks import blueprint as webhooks_blueprint
+    app.register_blueprint(webhooks_blueprint)
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+    return app
+
+
+def runtime_of(app: Flask) -> Runtime:
+    return app.extensions["cartbridge"]

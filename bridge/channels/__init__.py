@@ -1,0 +1,1 @@
+"""Channels deliver rendered reminders: SendGrid email, and the dev outbox."""

@@ -1,0 +1,99 @@
+"""The ``cartbridge`` command: serve, worker, db, shops, config, outbox, demo.
+
+Agencies script deployments with it; every subcommand reads the same validated
+settings as the web app. Secrets given on the command line are stored encrypted and
+never printed back.
+"""
+from __future__ import annotations
+
+import sys
+
+import click
+
+from bridge.settings import SettingsError, load_settings
+
+
+def _runtime(pool_size: int = 5):
+    from bridge.runtime import Runtime
+    try:
+        return Runtime.from_settings(load_settings(), pool_size=pool_size)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+def cli() -> None:
+    """cartbridge: abandoned-cart recovery for Shopify and WooCommerce."""
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run on each deploy)."""
+    from bridge.db.migrate import current, upgrade
+    runtime = _runtime()
+    upgrade(runtime.engine)
+    click.echo(f"database at revision {current(runtime.engine)}")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """The web process: receives and stores webhooks, serves pages; never sends."""
+    from bridge.serve import serve as run_server
+    runtime = _runtime()
+    _upgrade_if_embedded(runtime)
+    runtime.close()
+    run_server(host, port, workers)
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="process what is due now, then exit (cron / Scheduler)")
+def worker(once: bool) -> None:
+    """Process stored deliveries, then send what is due."""
+    from bridge.worker import run
+    runtime = _runtime()
+    _upgrade_if_embedded(runtime)
+    report = run(runtime, once=once)
+    if once:
+        click.echo(f"deliveries {report.deliveries}, abandoned {report.abandoned}, steps claimed {report.claimed}")
+
+
+@cli.command()
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--keep-running/--exit", default=True, show_default=True,
+              help="keep web and worker running after the demo webhooks")
+def demo(port: int, keep_running: bool) -> None:
+    """Run the whole loop on SQLite with a demo shop and signed sample webhooks."""
+    from bridge.demo import run_demo
+    sys.exit(run_demo(port=port, keep_running=keep_running))
+
+
+@cli.group()
+def keys() -> None:
+    """Encryption keys for secrets at rest."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new key; put it first in ENCRYPTION_KEYS, keep the old ones after it."""
+    from cryptography.fernet import Fernet
+    click.echo(Fernet.generate_key().decode())
+
+
+def _upgrade_if_embedded(runtime) -> None:
+    """The embedded default migrates itself; production migrates in the release phase."""
+    if runtime.settings.embedded:
+        from bridge.db.migrate import upgrade
+        upgrade(runtime.engine)
+
+
+def main() -> None:
+    from bridge import cli_shops  # noqa: F401  (registers shops/config/outbox)
+    cli(prog_name="cartbridge")

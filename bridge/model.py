@@ -1,0 +1,147 @@
+"""The shared model every connector normalizes into; pure data, no I/O.
+
+Connectors turn platform payloads into the events at the bottom of this module. The
+core never sees a platform payload, only these values. Money is a ``Decimal`` next to
+its ISO 4217 currency; every datetime is timezone-aware (UTC where the platform gives
+an offset we convert it).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+class CartState(str, enum.Enum):
+    OPEN = "open"                # seen, still within the idle threshold
+    ABANDONED = "abandoned"      # idle past the threshold: reminders are going out
+    RECOVERED = "recovered"      # converted after at least one reminder was sent
+    CONVERTED = "converted"      # converted before any reminder was sent
+    EXPIRED = "expired"          # the sequence ran out without an order
+    SUPPRESSED = "suppressed"    # no reminders allowed (no contact, opted out, ...)
+    REMOVED = "removed"          # deleted/cancelled/refunded on the platform
+
+    @property
+    def is_final(self) -> bool:
+        return self not in (CartState.OPEN, CartState.ABANDONED)
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    customer_id: str | None = None  # the platform's customer id, as a string
+
+    @property
+    def reachable(self) -> bool:
+        """True when some channel can reach this contact (email only, for now)."""
+        return bool(self.email)
+
+
+@dataclass(frozen=True)
+class LineItem:
+    title: str
+    quantity: int
+    unit_price: Decimal
+    variant_title: str | None = None
+    product_id: str | None = None
+    variant_id: str | None = None
+    sku: str | None = None
+    image_url: str | None = None
+    product_url: str | None = None
+
+    @property
+    def line_total(self) -> Decimal:
+        return self.unit_price * self.quantity
+
+
+@dataclass(frozen=True)
+class CartSnapshot:
+    """A cart or checkout as the platform last described it.
+
+    ``external_id`` is the platform's stable identity of the checkout (Shopify checkout
+    ``token``; WooCommerce order id). ``cart_token`` is Shopify's cart token (orders may
+    carry only that one).
+    """
+    external_id: str
+    contact: Contact
+    currency: str
+    line_items: tuple[LineItem, ...]
+    subtotal: Decimal
+    total: Decimal
+    updated_at: datetime
+    created_at: datetime | None = None
+    cart_token: str | None = None
+    locale: str | None = None          # BCP 47-ish: "en", "ru", "uk-UA", "pt-BR"
+    recovery_url: str | None = None
+    accepts_marketing: bool | None = None
+
+
+@dataclass(frozen=True)
+class OrderInfo:
+    """An order that may convert a cart.
+
+    ``checkout_ref`` matches ``CartSnapshot.external_id``; ``cart_token`` matches
+    ``CartSnapshot.cart_token``; with neither, the core falls back to email or
+    customer id within a time window (Shopify's ``orders/create`` may have both null).
+    """
+    order_id: str
+    placed_at: datetime
+    total: Decimal
+    currency: str
+    checkout_ref: str | None = None
+    cart_token: str | None = None
+    email: str | None = None
+    customer_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CartObserved:
+    snapshot: CartSnapshot
+
+
+@dataclass(frozen=True)
+class CartConverted:
+    order: OrderInfo
+
+
+@dataclass(frozen=True)
+class CartRemoved:
+    external_id: str | None
+    occurred_at: datetime
+    cart_token: str | None = None
+
+
+Event = CartObserved | CartConverted | CartRemoved
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """What a delivery is, read from headers (and the verified body where needed).
+
+    ``delivery_key`` is the delivery's identity for deduplication: a second delivery
+    with the same key is acknowledged and not processed again.
+    """
+    platform: str
+    shop_key: str             # Shopify shop domain; WooCommerce shop id (from the URL)
+    topic: str
+    delivery_key: str
+    triggered_at: datetime | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    code: str                 # stable log code: "verified", "missing_hmac_header", "invalid_hmac", ...
+    status: int = 200         # HTTP status to answer when not ok
+
+
+class UnprocessableDelivery(ValueError):
+    """A verified delivery that cannot be turned into an event; kept with ``reason``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason

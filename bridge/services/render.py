@@ -1,0 +1,33 @@
+"""Rendering a stored cart's reminder: pick the language, the shop's override or the default."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bridge.db.tables import Cart, Shop, Template
+from bridge.model import CartSnapshot, Contact, LineItem
+from bridge.templating import RenderedMessage, TemplateSource, choose_language, render_reminder
+
+
+def render_step(session: Session, shop: Shop, cart: Cart, step: int) -> RenderedMessage:
+    language = choose_language(cart.locale, shop.language)
+    row = session.scalars(select(Template).where(Template.shop_id == shop.id, Template.step == step,
+                                                 Template.language == language)).first()
+    override = TemplateSource(row.subject, row.html, row.text) if row else None
+    return render_reminder(snapshot_of(cart), step=step, shop_name=shop.name, shop_language=shop.language,
+                           recovery_url=cart.recovery_url, override=override, tz_name=shop.timezone)
+
+
+def snapshot_of(cart: Cart) -> CartSnapshot:
+    """The shared-model view of a stored cart (what templates are rendered from)."""
+    return CartSnapshot(
+        external_id=cart.external_id, cart_token=cart.cart_token,
+        contact=Contact(email=cart.email, phone=cart.phone, first_name=cart.first_name,
+                        customer_id=cart.customer_id),
+        currency=cart.currency, subtotal=cart.subtotal, total=cart.total, updated_at=cart.platform_updated_at,
+        created_at=cart.created_at, locale=cart.locale, recovery_url=cart.recovery_url,
+        accepts_marketing=cart.accepts_marketing,
+        line_items=tuple(LineItem(title=i.title, quantity=i.quantity, unit_price=i.unit_price,
+                                  variant_title=i.variant_title, product_id=i.product_id, variant_id=i.variant_id,
+                                  sku=i.sku, image_url=i.image_url, product_url=i.product_url)
+                         for i in cart.items))

@@ -1,0 +1,114 @@
+"""Shops: creation from the CLI, sequence settings, and config export/import for agencies.
+
+An export holds the sequence, the idle threshold, sender and language settings and
+the template overrides: what an agency copies from one client to the next. It never
+holds credentials or webhook secrets.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from bridge.crypto import SecretBox
+from bridge.db.tables import SequenceStep, Shop, Template
+from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, validate_sequence
+
+CONFIG_VERSION = 1
+SHOP_FIELDS = ("language", "timezone", "sender_name", "sender_email", "order_match_window_minutes")
+
+
+class ConfigError(ValueError):
+    """Config rejected; ``errors`` is a list of (field, reason)."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{f}: {r}" for f, r in errors))
+        self.errors = errors
+
+
+def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str, name: str,
+                now: datetime, access_token: str | None = None, consumer_key: str | None = None,
+                consumer_secret: str | None = None, webhook_secret: str | None = None) -> Shop:
+    shop = Shop(platform=platform, domain=domain, name=name, created_at=now, status="active",
+                language="en", timezone="UTC", abandon_after_minutes=DEFAULT_SEQUENCE.abandon_after_minutes,
+                order_match_window_minutes=30 * 24 * 60,
+                access_token_enc=box.seal(access_token), consumer_key_enc=box.seal(consumer_key),
+                consumer_secret_enc=box.seal(consumer_secret), webhook_secret_enc=box.seal(webhook_secret))
+    session.add(shop)
+    session.flush()
+    save_sequence(session, shop, DEFAULT_SEQUENCE)
+    return shop
+
+
+def find_shop(session: Session, ref: str) -> Shop | None:
+    """A shop by id or by domain/URL."""
+    if ref.isdigit():
+        return session.get(Shop, int(ref))
+    return session.scalars(select(Shop).where(Shop.domain == ref)).first()
+
+
+def sequence_of(session: Session, shop: Shop) -> SequenceSettings:
+    rows = session.scalars(select(SequenceStep).where(SequenceStep.shop_id == shop.id)
+                           .order_by(SequenceStep.position)).all()
+    steps = tuple(StepSetting(r.position, r.delay_minutes, r.channel, r.enabled) for r in rows)
+    return SequenceSettings(shop.abandon_after_minutes, steps or DEFAULT_SEQUENCE.steps)
+
+
+def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings) -> None:
+    errors = validate_sequence(sequence)
+    if errors:
+        raise ConfigError(errors)
+    shop.abandon_after_minutes = sequence.abandon_after_minutes
+    session.execute(delete(SequenceStep).where(SequenceStep.shop_id == shop.id))
+    for step in sequence.steps:
+        session.add(SequenceStep(shop_id=shop.id, position=step.position, delay_minutes=step.delay_minutes,
+                                 channel=step.channel, enabled=step.enabled))
+    session.flush()
+
+
+def export_config(session: Session, shop: Shop) -> dict:
+    sequence = sequence_of(session, shop)
+    templates = session.scalars(select(Template).where(Template.shop_id == shop.id)
+                                .order_by(Template.step, Template.language)).all()
+    return {
+        "version": CONFIG_VERSION,
+        "abandon_after_minutes": sequence.abandon_after_minutes,
+        "steps": [{"delay_minutes": s.delay_minutes, "channel": s.channel, "enabled": s.enabled}
+                  for s in sequence.steps],
+        **{name: getattr(shop, name) for name in SHOP_FIELDS},
+        "templates": [{"step": t.step, "language": t.language, "subject": t.subject,
+                       "html": t.html, "text": t.text} for t in templates],
+    }
+
+
+def import_config(session: Session, shop: Shop, config: dict, now: datetime) -> None:
+    """Replace the shop's sequence, settings and templates; all or nothing."""
+    sequence = _sequence_from(config)
+    for name in SHOP_FIELDS:
+        if name in config:
+            setattr(shop, name, config[name])
+    save_sequence(session, shop, sequence)
+    session.execute(delete(Template).where(Template.shop_id == shop.id))
+    for t in config.get("templates", []):
+        session.add(Template(shop_id=shop.id, step=int(t["step"]), language=t["language"],
+                             subject=t["subject"], html=t["html"], text=t["text"], updated_at=now))
+    session.flush()
+
+
+def _sequence_from(config: dict) -> SequenceSettings:
+    errors = []
+    if not isinstance(config, dict):
+        raise ConfigError([("", "must be a JSON object")])
+    for name in ("abandon_after_minutes", "steps"):
+        if name not in config:
+            errors.append((name, "is required"))
+    if errors:
+        raise ConfigError(errors)
+    try:
+        steps = tuple(StepSetting(i, int(s["delay_minutes"]), s.get("channel", "email"),
+                                  bool(s.get("enabled", True)))
+                      for i, s in enumerate(config["steps"], 1))
+        return SequenceSettings(int(config["abandon_after_minutes"]), steps)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError([("steps", f"each step needs a whole-number delay_minutes ({exc})")]) from None

@@ -1,0 +1,148 @@
+"""Settings from the environment, validated once at start-up.
+
+Two modes:
+- embedded default (no ``DATABASE_URL``): SQLite in the instance folder; any secret
+  that is not set is generated once and kept in ``<instance>/secrets.json`` so the
+  app runs with nothing configured;
+- production (``DATABASE_URL`` set): ``SECRET_KEY`` and ``ENCRYPTION_KEYS`` must be
+  set, or the boot fails with a message naming what is missing.
+
+Every variable here is declared, with a description, in ``app.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets as _secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from cryptography.fernet import Fernet
+
+DEFAULT_SENDGRID_HOST = "https://api.sendgrid.com"
+GENERATED = ("SECRET_KEY", "ENCRYPTION_KEYS", "SHOPIFY_API_KEY", "SHOPIFY_API_SECRET")
+
+
+class SettingsError(RuntimeError):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    instance_path: Path
+    shopify_api_key: str | None = None
+    shopify_api_secret: str | None = None
+    shopify_api_secret_previous: str | None = None
+    sendgrid_api_key: str | None = None
+    sendgrid_api_host: str = DEFAULT_SENDGRID_HOST
+    mail_from: str = "reminders@cartbridge.localhost"
+    mail_from_name: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    max_webhook_bytes: int = 1_048_576
+    worker_poll_seconds: float = 2.0
+    claim_seconds: int = 300
+    send_timeout_seconds: float = 10.0
+    embedded: bool = False
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def shopify_secrets(self) -> tuple[str, ...]:
+        """Current secret first, the previous one accepted during rotation."""
+        return tuple(s for s in (self.shopify_api_secret, self.shopify_api_secret_previous) if s)
+
+    @property
+    def channel(self) -> str:
+        return "sendgrid" if self.sendgrid_api_key else "outbox"
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    instance = Path(env.get("CARTBRIDGE_INSTANCE") or Path.cwd() / "instance").resolve()
+    embedded = not env.get("DATABASE_URL")
+    if embedded:
+        instance.mkdir(parents=True, exist_ok=True)
+        env = {**_embedded_secrets(instance / "secrets.json"), **{k: v for k, v in env.items() if v}}
+        env["DATABASE_URL"] = f"sqlite:///{instance / 'cartbridge.db'}"
+    _require(env, "SECRET_KEY", "ENCRYPTION_KEYS")
+    if env.get("SENDGRID_API_KEY"):
+        _require(env, "MAIL_FROM")
+    return Settings(
+        database_url=_normalize_db_url(env["DATABASE_URL"]),
+        secret_key=env["SECRET_KEY"],
+        encryption_keys=_fernet_keys(env["ENCRYPTION_KEYS"]),
+        instance_path=instance,
+        shopify_api_key=env.get("SHOPIFY_API_KEY") or None,
+        shopify_api_secret=env.get("SHOPIFY_API_SECRET") or None,
+        shopify_api_secret_previous=env.get("SHOPIFY_API_SECRET_PREVIOUS") or None,
+        sendgrid_api_key=env.get("SENDGRID_API_KEY") or None,
+        sendgrid_api_host=env.get("SENDGRID_API_HOST") or DEFAULT_SENDGRID_HOST,
+        mail_from=env.get("MAIL_FROM") or Settings.mail_from,
+        mail_from_name=env.get("MAIL_FROM_NAME") or None,
+        public_url=(env.get("PUBLIC_URL") or Settings.public_url).rstrip("/"),
+        max_webhook_bytes=_int(env, "MAX_WEBHOOK_BYTES", Settings.max_webhook_bytes),
+        worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", Settings.worker_poll_seconds),
+        claim_seconds=_int(env, "CLAIM_SECONDS", Settings.claim_seconds),
+        send_timeout_seconds=_float(env, "SEND_TIMEOUT_SECONDS", Settings.send_timeout_seconds),
+        embedded=embedded,
+    )
+
+
+def _embedded_secrets(path: Path) -> dict[str, str]:
+    """Generate once and keep: restarting the demo must not orphan encrypted data."""
+    kept = json.loads(path.read_text()) if path.exists() else {}
+    fresh = {
+        "SECRET_KEY": lambda: _secrets.token_urlsafe(32),
+        "ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+        "SHOPIFY_API_KEY": lambda: "embedded-dev-app",
+        "SHOPIFY_API_SECRET": lambda: _secrets.token_urlsafe(32),
+    }
+    missing = {k: make() for k, make in fresh.items() if k not in kept}
+    if missing:
+        kept.update(missing)
+        path.write_text(json.dumps(kept, indent=2))
+        path.chmod(0o600)
+    return kept
+
+
+def _require(env: Mapping[str, str], *names: str) -> None:
+    missing = [n for n in names if not env.get(n)]
+    if missing:
+        raise SettingsError(f"missing required setting(s): {', '.join(missing)} (see app.json)")
+
+
+def _fernet_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    for position, key in enumerate(keys, 1):
+        try:
+            Fernet(key)
+        except ValueError as exc:
+            raise SettingsError(
+                f"ENCRYPTION_KEYS: key #{position} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes; make one with `cartbridge keys new`)") from exc
+    return keys
+
+
+def _normalize_db_url(url: str) -> str:
+    # Heroku hands out postgres:// URLs; SQLAlchemy wants an explicit driver (psycopg 3).
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name) or default)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {env.get(name)!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name) or default)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {env.get(name)!r}") from None

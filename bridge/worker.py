@@ -1,0 +1,66 @@
+"""The worker: drain the inbox, declare idle carts abandoned, send what is due.
+
+``run(..., once=True)`` does one pass until nothing is due (cron, Heroku Scheduler,
+tests); otherwise it loops, sleeping ``WORKER_POLL_SECONDS`` when idle, and stops
+cleanly after the current pass on SIGTERM/SIGINT. Every timer lives in the database,
+so any number of workers can run and any of them can die at any moment.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from bridge.db.engine import unit_of_work
+from bridge.runtime import Runtime
+from bridge.services.carts import mark_abandoned
+from bridge.services.dispatch import Dispatcher
+from bridge.services.inbox import process_inbox
+from connectors.registry import CONNECTORS
+
+log = logging.getLogger(__name__)
+BATCH = 50
+
+
+@dataclass
+class PassReport:
+    deliveries: int = 0
+    abandoned: int = 0
+    claimed: int = 0
+
+
+def run_pass(runtime: Runtime, dispatcher: Dispatcher, *, max_batches: int = 1000) -> PassReport:
+    report = PassReport()
+    report.deliveries = process_inbox(runtime.sessions, CONNECTORS, runtime.now).total
+    with unit_of_work(runtime.sessions) as session:
+        report.abandoned = mark_abandoned(session, runtime.now())
+    for _ in range(max_batches):
+        claimed = dispatcher.dispatch_due(limit=BATCH)
+        report.claimed += claimed
+        if claimed < BATCH:
+            break
+    return report
+
+
+def run(runtime: Runtime, *, once: bool = False, stop: threading.Event | None = None,
+        dispatcher: Dispatcher | None = None) -> PassReport:
+    stop = stop or threading.Event()
+    dispatcher = dispatcher or runtime.dispatcher()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    total = PassReport()
+    while True:
+        report = run_pass(runtime, dispatcher)
+        total.deliveries += report.deliveries
+        total.abandoned += report.abandoned
+        total.claimed += report.claimed
+        if report.deliveries or report.claimed:
+            log.info("worker pass", extra={"code": "worker_pass", **report.__dict__})
+        if once or stop.is_set():
+            return total
+        if not (report.deliveries or report.claimed):
+            stop.wait(runtime.settings.worker_poll_seconds)
+            if stop.is_set():
+                return total

@@ -1,0 +1,1 @@
+"""Platform connectors: one module per platform, registered in ``connectors.registry``."""

@@ -1,0 +1,1 @@
+"""cartbridge tests: unit/ (pure), integration/, e2e/, fixtures/<platform>/, support/ (helpers)."""

@@ -1,0 +1,322 @@
+"""A local SendGrid v3 Mail Send API (``POST /v3/mail/send``) for integration tests.
+
+It checks the key and validates bodies the way the docs describe, answers 202 with a unique
+``X-Message-Id``, records every accepted message, and plays scripted faults in order:
+``fail_next(status=429, retry_after=2)``, ``delay_next(seconds)`` (accept and record, then
+answer too late: SendGrid has the message but the client times out), ``drop_next()`` (accept
+and record, then close the connection without answering).
+Docs: https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send and
+https://www.twilio.com/docs/sendgrid/api-reference/mail-send/errors
+
+Worker processes can share one server: hand them ``url`` and the key; the record lives in
+the process that started the server.
+"""
+from __future__ import annotations
+
+import collections
+import json
+import re
+import secrets
+import sys
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+MAX_BODY_BYTES = 30 * 1024 * 1024          # SendGrid's total message size limit
+BAD_KEY = "The provided authorization grant is invalid, expired, or revoked"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# Headers SendGrid sets itself and refuses in the "headers" object.
+_RESERVED_HEADERS = {"x-sg-id", "x-sg-eid", "received", "dkim-signature", "content-type",
+                     "content-transfer-encoding", "to", "from", "subject", "reply-to",
+                     "cc", "bcc"}
+Errors = list[tuple[str, str | None]]       # (message, field) as SendGrid reports them
+
+
+@dataclass(frozen=True)
+class AcceptedMail:
+    x_message_id: str
+    body: dict
+    headers: dict[str, str]                 # request headers, Authorization left out
+
+    def custom_args_per_email(self) -> list[dict[str, str]]:
+        """Each personalization is one email; its custom_args override the top-level ones."""
+        top = self.body.get("custom_args") or {}
+        return [{**top, **(p.get("custom_args") or {})} for p in self.body["personalizations"]]
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int | None = None
+    retry_after: float | None = None
+    message: str | None = None
+    delay: float = 0.0
+    drop: bool = False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False      # server_close() joins handler threads: no socket outlives us
+    block_on_close = True
+    request_queue_size = 128    # several worker processes may connect at once
+    owner: "SendGridTestServer"
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timeout test) is expected; anything else is printed.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 10                # a stuck client must not hold up shutdown
+    server: _Server
+
+    def do_POST(self) -> None:
+        self.server.owner._handle(self)
+
+    def log_message(self, format, *args) -> None:   # keep test output clean
+        pass
+
+
+class SendGridTestServer:
+    """``with SendGridTestServer(api_key="SG.test") as srv:`` then point the client at srv.url."""
+
+    def __init__(self, api_key: str, host: str = "127.0.0.1") -> None:
+        self.api_key = api_key
+        self._address = (host, 0)
+        self._lock = threading.Lock()
+        self._accepted: list[AcceptedMail] = []
+        self._faults: collections.deque[_Fault] = collections.deque()
+        self._received = 0
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "SendGridTestServer":
+        self._httpd = _Server(self._address, _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()                # cut short any delay_next() still sleeping
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()          # closes the listener, joins handler threads
+        self._httpd = None
+
+    def __enter__(self) -> "SendGridTestServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # -- scripted faults (played in order, one per request) ------------------------------
+    def fail_next(self, status: int, retry_after: float | None = None,
+                  message: str | None = None) -> None:
+        """Answer the next request with ``status`` without looking at it."""
+        if status < 400:
+            raise ValueError("fail_next is for error statuses")
+        self._push(_Fault(status=status, retry_after=retry_after, message=message))
+
+    def delay_next(self, seconds: float) -> None:
+        """Accept and record the next valid request, then wait before answering 202."""
+        self._push(_Fault(delay=seconds))
+
+    def drop_next(self) -> None:
+        """Accept and record the next valid request, then close without any answer."""
+        self._push(_Fault(drop=True))
+
+    def _push(self, fault: _Fault) -> None:
+        with self._lock:
+            self._faults.append(fault)
+
+    # -- what the server saw -----------------------------------------------------------
+    @property
+    def accepted(self) -> list[AcceptedMail]:
+        with self._lock:
+            return list(self._accepted)
+
+    @property
+    def requests_received(self) -> int:
+        with self._lock:
+            return self._received
+
+    def count_by(self, custom_arg: str) -> collections.Counter:
+        """How many accepted emails carried each value of ``custom_arg`` (e.g. message_id)."""
+        return collections.Counter(args[custom_arg] for mail in self.accepted
+                                   for args in mail.custom_args_per_email()
+                                   if custom_arg in args)
+
+    # -- request handling --------------------------------------------------------------
+    def _handle(self, rq: _Handler) -> None:
+        if rq.path != "/v3/mail/send":
+            return _respond(rq, 404, [("Not found", None)])
+        length = int(rq.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            return _respond(rq, 413, [("The JSON payload is too large.", None)])
+        raw = rq.rfile.read(length)
+        with self._lock:
+            self._received += 1
+            fault = self._faults.popleft() if self._faults else None
+        if fault and fault.status:
+            message = fault.message or f"scripted failure {fault.status}"
+            return _respond(rq, fault.status, [(message, None)], fault.retry_after)
+        if rq.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _respond(rq, 401, [(BAD_KEY, None)])
+        errors = _parse_and_validate(raw)
+        if errors:
+            return _respond(rq, 400, errors)
+        self._accept(rq, json.loads(raw), fault or _Fault())
+
+    def _accept(self, rq: _Handler, body: dict, fault: _Fault) -> None:
+        headers = {k: v for k, v in rq.headers.items() if k.lower() != "authorization"}
+        mail = AcceptedMail(secrets.token_urlsafe(16), body, headers)
+        with self._lock:
+            self._accepted.append(mail)
+        if fault.drop:
+            rq.close_connection = True      # the server closes the socket, nothing written
+            return
+        if fault.delay:
+            self._stopping.wait(fault.delay)
+        _respond(rq, 202, None, message_id=mail.x_message_id)
+
+
+def validate_mail_send(body) -> Errors:
+    """The documented mail/send rules this server enforces; [] when the body is valid."""
+    if not isinstance(body, dict):
+        return [("The request body must be a JSON object.", None)]
+    templated = "template_id" in body          # a template may supply subject and content
+    errors = _check_personalizations(body.get("personalizations"))
+    if not _is_address(body.get("from")):
+        errors.append(("The from object must have a valid email address.", "from.email"))
+    if not templated and not _has_subject(body):
+        errors.append(("The subject is required, top-level or in every personalization.",
+                       "subject"))
+    if not templated or "content" in body:
+        errors += _check_content(body.get("content"))
+    errors += _check_strings(body.get("custom_args"), "custom_args")
+    errors += _check_categories(body.get("categories"))
+    errors += _check_headers(body.get("headers"))
+    asm = body.get("asm")
+    if asm is not None and not (isinstance(asm, dict) and type(asm.get("group_id")) is int):
+        errors.append(("The asm group_id must be an integer.", "asm.group_id"))
+    return errors
+
+
+def _is_address(value) -> bool:
+    return isinstance(value, dict) and bool(_EMAIL.fullmatch(str(value.get("email", ""))))
+
+
+def _has_subject(body: dict) -> bool:
+    def present(obj) -> bool:
+        return isinstance(obj.get("subject"), str) and bool(obj["subject"])
+    items = body.get("personalizations")
+    per_email = isinstance(items, list) and all(isinstance(p, dict) for p in items)
+    return present(body) or (per_email and all(present(p) for p in items))
+
+
+def _check_personalizations(items) -> Errors:
+    if not isinstance(items, list) or not 1 <= len(items) <= 1000 \
+            or not all(isinstance(p, dict) for p in items):
+        return [("You must have 1 to 1000 personalization objects.", "personalizations")]
+    errors: Errors = []
+    for i, item in enumerate(items):
+        to = item.get("to")
+        if not isinstance(to, list) or not 1 <= len(to) <= 1000 \
+                or not all(_is_address(a) for a in to):
+            errors.append(("The to array is required and needs 1 to 1000 objects with a "
+                           "valid email address.", f"personalizations.{i}.to"))
+        errors += _check_strings(item.get("custom_args"), f"personalizations.{i}.custom_args")
+    recipients = sum(len(p.get(k) or []) for p in items for k in ("to", "cc", "bcc"))
+    if recipients > 1000:
+        errors.append(("There is a limit of 1000 total recipients (to + cc + bcc) per request.",
+                       "personalizations"))
+    return errors
+
+
+def _check_content(content) -> Errors:
+    if not isinstance(content, list) or not content:
+        return [("The content parameter needs at least one content block.", "content")]
+    errors: Errors = []
+    for i, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str) \
+                or not block["type"]:
+            errors.append(("The content type must be a non-empty string.", f"content.{i}.type"))
+        elif not isinstance(block.get("value"), str) or not block["value"]:
+            errors.append(("The content value must be a string at least one character in "
+                           "length.", f"content.{i}.value"))
+    types = [b.get("type") for b in content if isinstance(b, dict)]
+    wanted = [t for t in ("text/plain", "text/html") if t in types]
+    if types[:len(wanted)] != wanted:
+        errors.append(("text/plain content must come first, then text/html, then any "
+                       "other type.", "content"))
+    return errors
+
+
+def _check_strings(mapping, field: str) -> Errors:
+    if mapping is None:
+        return []
+    if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
+        return [(f"{field} values must all be strings.", field)]
+    if len(json.dumps(mapping).encode()) > 10_000:
+        return [(f"{field} may not exceed 10,000 bytes.", field)]
+    return []
+
+
+def _check_categories(categories) -> Errors:
+    if categories is None:
+        return []
+    if not isinstance(categories, list) or len(categories) > 10 or not all(
+            isinstance(c, str) and 0 < len(c) <= 255 for c in categories):
+        return [("categories must be at most 10 strings of 1 to 255 characters.",
+                 "categories")]
+    return []
+
+
+def _check_headers(headers) -> Errors:
+    if headers is None:
+        return []
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        return [("headers values must all be strings.", "headers")]
+    reserved = sorted(h for h in headers if h.lower() in _RESERVED_HEADERS)
+    return [(f"reserved headers cannot be set: {', '.join(reserved)}.", "headers")] \
+        if reserved else []
+
+
+def _parse_and_validate(raw: bytes) -> Errors:
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        return [("Bad Request: the body is not valid JSON.", None)]
+    return validate_mail_send(body)
+
+
+def _respond(rq: _Handler, status: int, errors: Errors | None,
+             retry_after: float | None = None, message_id: str | None = None) -> None:
+    payload = b"" if errors is None else json.dumps({"errors": [
+        {"message": m, "field": f, "help": None} for m, f in errors]}).encode()
+    rq.close_connection = True
+    try:
+        rq.send_response(status)
+        if payload:
+            rq.send_header("Content-Type", "application/json")
+        if retry_after is not None:
+            rq.send_header("Retry-After", f"{retry_after:g}")
+        if message_id:
+            rq.send_header("X-Message-Id", message_id)
+        rq.send_header("Content-Length", str(len(payload)))
+        rq.send_header("Connection", "close")
+        rq.end_headers()
+        rq.wfile.write(payload)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                                # the client stopped waiting (delay_next)

@@ -1,0 +1,1 @@
+"""Shared test helpers (fixture loading, webhook signing); no test cases live here."""
