@@ -89,10 +89,11 @@ def _completed_checkout(token: str, payload: dict) -> OrderInfo:
 
 
 def checkout(envelope: Envelope, payload: dict) -> Event:
+    """A checkout is the cart; once ``completed_at`` is set it has become an order."""
     token = p.text(payload.get("token"))
     if token is None:
         raise UnprocessableDelivery(f"{envelope.topic} without a checkout token")
-    if payload.get("completed_at") is not None:
+    if p.text(payload.get("completed_at")):
         return CartConverted(_completed_checkout(token, payload))
     return CartObserved(_snapshot(token, payload))
 
@@ -129,29 +130,29 @@ def _order_money(order: dict) -> tuple[Decimal, str]:
 
 
 def _placed_at(order: dict) -> datetime:
-    """``processed_at`` is when the buyer paid (it differs from ``created_at`` for imports)."""
+    """``processed_at`` is the order's own date (imports backdate it); ``created_at`` is ours."""
     placed_at = p.moment(order.get("processed_at")) or p.moment(order.get("created_at"))
     if placed_at is None:
         raise UnprocessableDelivery("order without processed_at or created_at")
     return placed_at
 
 
-def order(envelope: Envelope, order: dict) -> Event:
+def order(envelope: Envelope, payload: dict) -> Event:
     """``checkout_token``/``cart_token`` may both be null (POS, drafts, API orders): the core
     then matches on email or customer id within a time window."""
-    order_id = p.ident(order.get("id"))
+    order_id = p.ident(payload.get("id"))
     if order_id is None:
         raise UnprocessableDelivery(f"{envelope.topic} without an order id")
-    total, currency = _order_money(order)
-    customer = p.mapping(order.get("customer"), "customer")
+    total, currency = _order_money(payload)
+    customer = p.mapping(payload.get("customer"), "customer")
     return CartConverted(OrderInfo(
         order_id=order_id,
-        placed_at=_placed_at(order),
+        placed_at=_placed_at(payload),
         total=total,
         currency=currency,
-        checkout_ref=p.text(order.get("checkout_token")),
-        cart_token=p.text(order.get("cart_token")),
-        email=p.first(p.email(order.get("email")), p.email(order.get("contact_email")),
+        checkout_ref=p.text(payload.get("checkout_token")),
+        cart_token=p.text(payload.get("cart_token")),
+        email=p.first(p.email(payload.get("email")), p.email(payload.get("contact_email")),
                       p.email(customer.get("email"))),
         customer_id=p.ident(customer.get("id")),
     ))

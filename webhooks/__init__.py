@@ -7,6 +7,7 @@ in the request: the worker does that from the inbox.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from flask import Blueprint, abort, current_app, request
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from bridge.db.engine import unit_of_work
 from bridge.db.tables import Shop
+from bridge.model import Envelope, UnprocessableDelivery
 from bridge.services.inbox import store_delivery
 from connectors.registry import get_connector
 
@@ -50,9 +52,18 @@ def _receive(platform: str, shop_key: str, secrets_for):
         verification = connector.verify(request.headers, raw, secrets_for(shop, runtime))
         if not verification.ok:
             return _answer(verification.status, verification.code, platform, shop.id)
-        envelope = connector.read_envelope(shop_key, request.headers, raw)
-        stored = store_delivery(session, shop.id, envelope, raw, runtime.now())
+        envelope, reason = _envelope(connector, platform, shop_key, raw)
+        stored = store_delivery(session, shop.id, envelope, raw, runtime.now(), dead_reason=reason)
     return _answer(200, "stored" if stored else "duplicate", platform, shop.id)
+
+
+def _envelope(connector, platform: str, shop_key: str, raw: bytes) -> tuple[Envelope, str | None]:
+    """A verified delivery we cannot identify (no topic header) is kept as a dead letter."""
+    try:
+        return connector.read_envelope(shop_key, request.headers, raw), None
+    except UnprocessableDelivery as exc:
+        key = "sha256:" + hashlib.sha256(raw).hexdigest()
+        return Envelope(platform, shop_key, "(unidentified)", key), exc.reason
 
 
 def _find_shop(session, platform: str, shop_key: str) -> Shop | None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from bridge.db.tables import Cart, Message, MessageAttempt, Order, ReminderStep, Shop
@@ -35,8 +35,9 @@ def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, 
     expires = now + timedelta(seconds=claim_seconds)
     claimed: list[int] = []
     for step in _candidates(session, now, limit):
-        if step.status == "claimed" and not transactional_channel and _in_flight(session, step.id):
-            _settle(step, "unknown", "worker stopped during the provider call; not resent", now)
+        attempt = _in_flight(session, step.id) if step.status == "claimed" and not transactional_channel else None
+        if attempt is not None:
+            _settle_in_flight(session, step, attempt, now)
             continue
         reason = _ineligible(session, step, now)
         if reason:
@@ -82,9 +83,17 @@ def _order_recorded(session: Session, cart: Cart) -> Order | None:
     return session.scalars(select(Order).where(Order.shop_id == cart.shop_id, or_(*match)).limit(1)).first()
 
 
-def _in_flight(session: Session, step_id: int) -> bool:
-    return bool(session.scalar(select(exists().where(
-        Message.step_id == step_id, MessageAttempt.message_id == Message.id, MessageAttempt.outcome.is_(None)))))
+def _in_flight(session: Session, step_id: int) -> MessageAttempt | None:
+    """The attempt a dead worker started and never finished, if any."""
+    return session.scalars(select(MessageAttempt).join(Message, MessageAttempt.message_id == Message.id)
+                           .where(Message.step_id == step_id, MessageAttempt.outcome.is_(None))).first()
+
+
+def _settle_in_flight(session: Session, step: ReminderStep, attempt: MessageAttempt, now: datetime) -> None:
+    reason = "worker stopped during the provider call; not resent"
+    attempt.outcome, attempt.finished_at, attempt.error = "unknown", now, reason
+    session.get(Message, attempt.message_id).status = "unknown"
+    _settle(step, "unknown", reason, now)
 
 
 def _settle(step: ReminderStep, status: str, reason: str, now: datetime) -> None:

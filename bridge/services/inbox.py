@@ -30,13 +30,18 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def store_delivery(session: Session, shop_id: int, envelope: Envelope, raw: bytes, now: datetime) -> bool:
-    """Keep a verified delivery; False when this delivery was stored before."""
+def store_delivery(session: Session, shop_id: int, envelope: Envelope, raw: bytes, now: datetime,
+                   dead_reason: str | None = None) -> bool:
+    """Keep a verified delivery; False when this delivery was stored before.
+
+    ``dead_reason`` stores it straight as a dead letter (it cannot even be identified).
+    """
     meta = {"shop_key": envelope.shop_key, **envelope.extra,
             "triggered_at": envelope.triggered_at.isoformat() if envelope.triggered_at else None}
     return insert_ignore(session, Delivery, dict(
         shop_id=shop_id, platform=envelope.platform, topic=envelope.topic, delivery_key=envelope.delivery_key,
-        body=raw, meta=meta, received_at=now, status="pending", attempts=0), ("shop_id", "delivery_key"))
+        body=raw, meta=meta, received_at=now, status="dead" if dead_reason else "pending", reason=dead_reason,
+        attempts=0), ("shop_id", "delivery_key"))
 
 
 def envelope_of(delivery: Delivery) -> Envelope:

@@ -41,7 +41,7 @@ def load_fixture(platform: str, name: str) -> bytes:
 
 def raw_body(platform: str, name: str) -> bytes:
     """The bytes the platform sent for a fixture: its ``.raw.txt`` twin when there is one."""
-    twin = FIXTURES_DIR / platform / name.replace(".json", ".raw.txt")
+    twin = FIXTURES_DIR / platform / (name.removesuffix(".json") + ".raw.txt")
     return twin.read_bytes() if twin.is_file() else load_fixture(platform, name)
 
 
@@ -53,6 +53,7 @@ def iter_fixtures(platform: str) -> Iterator[Path]:
 
 
 def variant_of(filename: str | Path) -> str:
+    """``checkouts_create__guest.json`` -> ``guest``."""
     return _split(filename)[1]
 
 

@@ -100,3 +100,17 @@ def test_every_expectation_names_an_existing_fixture():
     stale = sorted(set(EXPECTED) - existing)
     # then
     assert not stale, f"expectations without a fixture file: {stale}"
+
+
+@pytest.mark.parametrize(("filename", "platform", "topic"), [
+    ("checkouts_create__guest.json", "shopify", "checkouts/create"),
+    ("orders_paid__with_checkout_token.json", "shopify", "orders/paid"),
+    ("customers_data_request__x.json", "shopify", "customers/data_request"),
+    ("order_updated__checkout_draft.json", "woocommerce", "order.updated"),
+    ("action_woocommerce_add_to_cart__add_to_cart.json", "woocommerce", "action.woocommerce_add_to_cart"),
+])
+def test_fixture_file_names_map_back_to_their_topics(filename, platform, topic):
+    # given / when
+    found = topic_of(Path("tests/fixtures") / platform / filename)
+    # then
+    assert found == topic

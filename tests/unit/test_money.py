@@ -80,11 +80,20 @@ def test_locale_parsing_is_cached():
     parse_locale("bg-BG")
     before = parse_locale.cache_info()
     # when it is needed again
-    format_money(Decimal("1"), "BGN", "bg-BG")
-    # then the cache answers
+    again = parse_locale("bg-BG")
+    # then the cache answers with the same object
     after = parse_locale.cache_info()
-    assert after.hits == before.hits + 1
-    assert after.misses == before.misses
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses)
+    assert again is parse_locale("bg-BG")
+
+
+def test_repeated_amounts_give_the_same_text_from_the_cache():
+    # given an amount formatted once
+    first = format_money(Decimal("19.90"), "EUR", "bg")
+    # when the equal amount comes again, written differently
+    second = format_money(Decimal("19.9"), "EUR", "bg")
+    # then the text is identical
+    assert first == second == f"19,90{NBSP}€"
 
 
 def test_a_moment_is_shown_in_the_shops_time_zone_and_the_customers_language():

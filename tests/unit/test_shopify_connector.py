@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from werkzeug.datastructures import Headers
 
-from bridge.model import CartConverted, CartObserved, CartRemoved, UnprocessableDelivery
+from bridge.model import UnprocessableDelivery
 from connectors.shopify import CONNECTOR
 from tests.support.fixtures import load_fixture, shopify_headers, sign_shopify, topic_of
 
@@ -16,10 +16,11 @@ SECRET = "shpss_current"
 REF, NULL_TOKENS = "checkouts_create__reference.json", "orders_create__null_tokens.json"
 
 
-def _deliver(name: str, topic: str, payload: dict | None = None, overrides: dict | None = None):
-    """Sign, verify, read the envelope and normalize one fixture (or an edited payload)."""
-    raw = load_fixture("shopify", name) if payload is None else json.dumps(payload).encode()
-    headers = shopify_headers(topic, raw, SECRET, overrides)
+def _deliver(source: str | dict, topic: str | None = None, overrides: dict | None = None):
+    """Sign, verify, read the envelope and normalize a fixture (by name) or an edited payload."""
+    is_name = isinstance(source, str)
+    raw = load_fixture("shopify", source) if is_name else json.dumps(source).encode()
+    headers = shopify_headers(topic or topic_of(source, "shopify"), raw, SECRET, overrides)
     assert CONNECTOR.verify(headers, raw, [SECRET]).ok
     return CONNECTOR.normalize(CONNECTOR.read_envelope("shop", headers, raw), json.loads(raw))
 
@@ -28,8 +29,8 @@ def _payload(name: str) -> dict:
     return json.loads(load_fixture("shopify", name))
 
 
-RU, UK, BG, KK = (f"checkouts_{kind}__cyrillic_{lang}.json" for kind, lang in
-                  (("create", "ru"), ("update", "uk"), ("create", "bg"), ("create", "kk")))
+RU, UK = "checkouts_create__cyrillic_ru.json", "checkouts_update__cyrillic_uk.json"
+BG, KK = "checkouts_create__cyrillic_bg.json", "checkouts_create__cyrillic_kk.json"
 MULTI, DONE = "checkouts_update__multi_currency.json", "checkouts_update__completed.json"
 DELETE, PAID = "checkouts_delete__removed.json", "orders_paid__with_checkout_token.json"
 CART_TOKEN = "eeafa272cebfd4b22385bc4b645e762c"
@@ -103,25 +104,12 @@ def _read(event, path: str):
 @pytest.mark.parametrize(("name", "path", "expected"), FIELDS,
                          ids=[f"{name[:-5]}:{path}" for name, path, _ in FIELDS])
 def test_payload_field_is_normalized_as_the_shared_model_expects(name, path, expected):
-    # given
-    topic = topic_of(name, "shopify")
-    # when
-    event = _deliver(name, topic)
+    # given / when
+    event = _deliver(name)
     # then
     assert _read(event, path) == expected
     if isinstance(expected, datetime):
         assert _read(event, path).tzinfo is not None
-
-
-@pytest.mark.parametrize(("name", "kind"), [
-    (REF, CartObserved), (DONE, CartConverted), (DELETE, CartRemoved), (PAID, CartConverted),
-    ("orders_updated__refunded.json", type(None)),
-])
-def test_each_topic_yields_its_kind_of_event(name, kind):
-    # given / when
-    event = _deliver(name, topic_of(name, "shopify"))
-    # then
-    assert isinstance(event, kind)
 
 
 def test_email_is_stripped_and_empty_contact_strings_become_none():
@@ -130,7 +118,7 @@ def test_email_is_stripped_and_empty_contact_strings_become_none():
     payload.update(email="  Ivan.Petrov@Example.RU ", phone="")
     payload["customer"].update(phone="", first_name="")
     # when
-    contact = _deliver("", "checkouts/create", payload).snapshot.contact
+    contact = _deliver(payload, "checkouts/create").snapshot.contact
     # then
     assert (contact.email, contact.phone, contact.first_name) == ("ivan.petrov@example.ru", None, "Иван")
 
@@ -141,7 +129,7 @@ def test_line_item_image_and_product_url_are_read_when_present():
     payload["line_items"][0].update(image_url="https://cdn.example/ipod.jpg", url="/products/ipod-nano")
     payload["line_items"][1]["image"] = {"src": "https://cdn.example/ipod-2.jpg"}
     # when
-    first, second = _deliver("", "checkouts/create", payload).snapshot.line_items
+    first, second = _deliver(payload, "checkouts/create").snapshot.line_items
     # then
     assert (first.image_url, first.product_url) == ("https://cdn.example/ipod.jpg", "/products/ipod-nano")
     assert (second.image_url, second.product_url) == ("https://cdn.example/ipod-2.jpg", None)
@@ -151,7 +139,7 @@ def test_completed_checkout_with_an_order_id_converts_to_that_order():
     # given
     payload = _payload("checkouts_update__completed.json") | {"order_id": 450789469}
     # when
-    event = _deliver("", "checkouts/update", payload)
+    event = _deliver(payload, "checkouts/update")
     # then
     assert event.order.order_id == "450789469"
 
@@ -160,8 +148,7 @@ def test_deleted_checkout_without_a_trigger_time_is_removed_now():
     # given
     before = datetime.now(UTC)
     # when
-    event = _deliver("checkouts_delete__removed.json", "checkouts/delete",
-                     overrides={"X-Shopify-Triggered-At": None})
+    event = _deliver(DELETE, overrides={"X-Shopify-Triggered-At": None})
     # then
     assert before <= event.occurred_at <= datetime.now(UTC)
 
@@ -171,7 +158,7 @@ def test_order_without_presentment_money_pairs_the_shop_total_with_the_shop_curr
     payload = _payload("orders_create__multi_currency.json")
     del payload["total_price_set"]
     # when
-    order = _deliver("", "orders/paid", payload).order
+    order = _deliver(payload, "orders/paid").order
     # then
     assert (order.total, order.currency) == (Decimal("421.88"), "USD")
 
@@ -190,11 +177,14 @@ def _edited(change) -> dict:
     ("checkouts/create", _edited(lambda p: p.update(updated_at="yesterday")), "updated_at is missing"),
     ("checkouts/create", _edited(lambda p: p.update(customer="john")), "customer is not an object"),
     ("checkouts/create", _edited(lambda p: p.update(line_items={"a": 1})), "line_items is not a list"),
-    ("checkouts/create", _edited(lambda p: p["line_items"][1].update(quantity="two")), "line_items[1].quantity"),
-    ("checkouts/create", _edited(lambda p: p.update(presentment_currency=None, currency=None)), "currency is missing"),
+    ("checkouts/create", _edited(lambda p: p["line_items"][1].update(quantity="two")),
+     "line_items[1].quantity"),
+    ("checkouts/create", _edited(lambda p: p.update(presentment_currency=None, currency=None)),
+     "currency is missing"),
     ("checkouts/delete", {"id": 1}, "without cart_token"),
     ("orders/create", {"total_price": "1.00", "currency": "USD"}, "without an order id"),
-    ("orders/paid", {"id": 5, "total_price": "1.00", "currency": "USD"}, "without processed_at or created_at"),
+    ("orders/paid", {"id": 5, "total_price": "1.00", "currency": "USD"},
+     "without processed_at or created_at"),
     ("products/create", {"id": 5}, "unhandled topic: products/create"),
 ])
 def test_garbage_payloads_and_unknown_topics_are_unprocessable_with_a_reason(topic, payload, reason):
@@ -217,12 +207,13 @@ RAW = b'{"token": "123123123"}'
     ({"x-shopify-hmac-sha256": sign_shopify(RAW, "new")}, ["new"], True, "verified"),
     (Headers({"X-SHOPIFY-HMAC-SHA256": sign_shopify(RAW, "new")}), ["new"], True, "verified"),
     ({"X-Shopify-Hmac-Sha256": sign_shopify(RAW, "old")}, ["new", "old"], True, "verified"),
+    ({"X-Shopify-Hmac-Sha256": sign_shopify(RAW, "older")}, ["a", "b", "older"], True, "verified"),
     ({"X-Shopify-Hmac-Sha256": sign_shopify(RAW, "wrong")}, ["new", "old"], False, "invalid_hmac"),
     ({"X-Shopify-Hmac-Sha256": sign_shopify(RAW, "old")}, ["new"], False, "invalid_hmac"),
     ({"X-Shopify-Topic": "checkouts/create"}, ["new"], False, "missing_hmac_header"),
     ({"X-Shopify-Hmac-Sha256": sign_shopify(RAW, "")}, ["", ""], False, "no_secret_configured"),
 ], ids=["good", "lowercase_names", "werkzeug_headers", "old_secret_during_rotation",
-        "wrong_secret", "retired_secret", "missing_header", "no_secret"])
+        "third_secret", "wrong_secret", "retired_secret", "missing_header", "no_secret"])
 def test_signature_is_checked_on_the_raw_body(headers, secrets, ok, code):
     # given / when
     verification = CONNECTOR.verify(headers, RAW, secrets)

@@ -252,3 +252,23 @@ def test_image_urls_that_are_not_http_are_dropped():
     html = render(cart).html
     # then no image or script URL appears
     assert "javascript:" not in html and "<img" not in html
+
+
+def test_the_subject_is_one_line_even_when_a_title_smuggles_in_a_header():
+    # given a product title with a line break and a fake header
+    cart = make_cart(title="Mug\r\nBcc: victim@example.com")
+    # when the reminder is rendered
+    subject = render(cart).subject
+    # then the subject cannot break into a second header line
+    assert "\n" not in subject and "\r" not in subject
+    assert subject == "Still thinking about Mug Bcc: victim@example.com?"
+
+
+def test_the_last_reminder_asks_why_the_customer_left():
+    # given an English customer at the last step
+    # when the reminder is rendered
+    text = render(make_cart(), 3).text
+    # then it lists the reasons and how to answer
+    for reason in ("Shipping costs too much", "payment method", "just browsing", "better price", "checkout"):
+        assert reason in text
+    assert "reply to this email with the number" in text
