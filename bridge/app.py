@@ -6,7 +6,6 @@ fails to boot with a message instead of failing on the first webhook.
 """
 from __future__ import annotations
 
-import logging
 from typing import Any, Mapping
 
 from flask import Flask
@@ -24,7 +23,6 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     if test_config:
         app.config.update(test_config)
     app.extensions["cartbridge"] = runtime
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     from webhooks import blueprint as webhooks_blueprint
     app.register_blueprint(webhooks_blueprint)

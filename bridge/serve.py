@@ -15,6 +15,8 @@ class _Server(BaseApplication):
 
     def load(self):
         from bridge.app import create_app
+        from bridge.logs import configure
+        configure()
         return create_app()
 
 

@@ -11,6 +11,8 @@ Every variable here is declared, with a description, in ``app.json``.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import secrets as _secrets
@@ -115,15 +117,20 @@ def _require(env: Mapping[str, str], *names: str) -> None:
 
 
 def _fernet_keys(raw: str) -> tuple[str, ...]:
-    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
-    for position, key in enumerate(keys, 1):
-        try:
-            Fernet(key)
-        except ValueError as exc:
-            raise SettingsError(
-                f"ENCRYPTION_KEYS: key #{position} is not a Fernet key "
-                "(32 url-safe base64-encoded bytes; make one with `cartbridge keys new`)") from exc
-    return keys
+    return tuple(_fernet_key(position, key.strip())
+                 for position, key in enumerate((k for k in raw.split(",") if k.strip()), 1))
+
+
+def _fernet_key(position: int, key: str) -> str:
+    """A Fernet key as is; a long random string (Heroku's "secret" generator) is hashed into one."""
+    try:
+        Fernet(key)
+        return key
+    except ValueError:
+        if len(key) >= 32:
+            return base64.urlsafe_b64encode(hashlib.sha256(key.encode()).digest()).decode()
+    raise SettingsError(f"ENCRYPTION_KEYS: key #{position} is neither a Fernet key nor a random string of "
+                        "32+ characters (make one with `cartbridge keys new`)")
 
 
 def _normalize_db_url(url: str) -> str:
