@@ -69,6 +69,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance.mkdir(parents=True, exist_ok=True)
         env = {**_embedded_secrets(instance / "secrets.json"), **{k: v for k, v in env.items() if v}}
         env["DATABASE_URL"] = f"sqlite:///{instance / 'cartbridge.db'}"
+    if not _fernet_keys(env.get("ENCRYPTION_KEYS") or ""):
+        env.pop("ENCRYPTION_KEYS", None)  # "," or spaces: as good as unset
     _require(env, "SECRET_KEY", "ENCRYPTION_KEYS")
     if env.get("SENDGRID_API_KEY"):
         _require(env, "MAIL_FROM")

@@ -184,3 +184,15 @@ def test_encryption_keys_made_only_of_separators_count_as_missing():
     # when / then the boot fails with a SettingsError naming the variable, like an unset one
     with pytest.raises(SettingsError, match="ENCRYPTION_KEYS"):
         load_settings(env)
+
+
+def test_a_long_random_string_is_accepted_as_an_encryption_key_and_stays_the_same_key():
+    # given ENCRYPTION_KEYS set by a platform's "generate a secret" button: random, but not a Fernet key
+    env = production_env(ENCRYPTION_KEYS="a" * 16 + "0123456789abcdef0123")
+    # when the settings are loaded twice (two boots)
+    first, second = load_settings(env), load_settings(env)
+    # then it became a usable Fernet key, the same one both times (data sealed on one boot opens on the next)
+    key = first.encryption_keys[0]
+    assert Fernet(key).decrypt(Fernet(key).encrypt(b"probe")) == b"probe"
+    assert second.encryption_keys == first.encryption_keys
+    assert key != "a" * 16 + "0123456789abcdef0123"
