@@ -1,7 +1,7 @@
 """The SendGrid email channel: one OutboundMessage -> one v3 ``POST /v3/mail/send`` call.
 
 It turns every way the call can end into an Outcome the worker can act on (see base.py):
-202 -> SENT; 429 / 5xx / "never reached SendGrid" -> RETRY; other 4xx -> FAILED;
+202 -> SENT; 429 / 5xx but 504 / "never reached SendGrid" -> RETRY; other 4xx -> FAILED;
 "SendGrid may have it" -> UNKNOWN. SendGrid has no idempotency key, so a resend after an
 UNKNOWN can deliver the reminder twice.
 Docs: https://www.twilio.com/docs/sendgrid/api-reference/mail-send/mail-send
@@ -157,6 +157,12 @@ class SendGridChannel:
         """An HTTP error status: retry 429 and 5xx (Saleor-style), everything else is final."""
         status = int(err.status_code)
         extra = {"message_id": message.message_id}
+        if status == 504:
+            # A gateway timeout: the request reached SendGrid's edge, which gave up waiting
+            # for the backend; the backend may still have accepted it. Same as a read timeout.
+            log.warning("sendgrid answered HTTP 504; outcome unknown, not resent",
+                        extra={**extra, "code": "sendgrid_outcome_unknown"})
+            return SendResult(Outcome.UNKNOWN, error="sendgrid 504 gateway timeout", status_code=504)
         if status == 429 or status >= 500:
             code = "sendgrid_rate_limited" if status == 429 else "sendgrid_server_error"
             log.warning("sendgrid answered HTTP %s; will retry", status,

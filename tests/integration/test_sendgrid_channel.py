@@ -158,6 +158,16 @@ def test_a_sendgrid_server_error_is_retried(server, channel, status):
     assert server.accepted == []
 
 
+def test_a_gateway_timeout_is_unknown_not_retried(server, channel):
+    # given SendGrid's edge answers 504 (its backend may still have taken the message)
+    server.fail_next(status=504)
+    # when a reminder is sent
+    result = channel.send(make_message())
+    # then the worker is told the outcome is unknown, so it will not send it again
+    assert result.outcome is Outcome.UNKNOWN
+    assert result.status_code == 504
+
+
 def test_a_refused_connection_is_retried(closed_port_url):
     # given nothing listens on the configured host
     channel = SendGridChannel(API_KEY, host=closed_port_url, timeout=2.0)
