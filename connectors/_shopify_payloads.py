@@ -31,14 +31,20 @@ def _checkout_contact(payload: dict) -> Contact:
     )
 
 
+def _real_variant(title: str | None) -> str | None:
+    # A product with no options has one variant titled "Default Title"; it means nothing
+    # to a shopper. https://shopify.dev/docs/api/admin-graphql/latest/objects/ProductVariant
+    return None if title == "Default Title" else title
+
+
 def _line_item(raw: Any, index: int) -> LineItem:
     """``presentment_*`` titles are in the buyer's language/currency, so prefer them."""
     field = f"line_items[{index}]"
     item = p.mapping(raw, field)
     return LineItem(
         title=p.first(p.text(item.get("presentment_title")), p.text(item.get("title"))) or "",
-        variant_title=p.first(p.text(item.get("presentment_variant_title")),
-                              p.text(item.get("variant_title"))),
+        variant_title=_real_variant(p.first(p.text(item.get("presentment_variant_title")),
+                                            p.text(item.get("variant_title")))),
         quantity=p.quantity(item.get("quantity"), f"{field}.quantity"),
         unit_price=p.decimal(item.get("price"), f"{field}.price"),
         product_id=p.ident(item.get("product_id")),

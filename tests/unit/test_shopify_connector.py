@@ -123,6 +123,16 @@ def test_email_is_stripped_and_empty_contact_strings_become_none():
     assert (contact.email, contact.phone, contact.first_name) == ("ivan.petrov@example.ru", None, "Иван")
 
 
+def test_shopifys_placeholder_variant_title_is_dropped():
+    # given a product without options: its only variant is titled "Default Title"
+    payload = _payload(REF)
+    payload["line_items"][0].update(variant_title="Default Title", presentment_variant_title="Default Title")
+    # when
+    first, second = _deliver(payload, "checkouts/create").snapshot.line_items
+    # then the placeholder is not shown to the shopper, a real variant title is kept
+    assert (first.variant_title, second.variant_title) == (None, "Pink")
+
+
 def test_line_item_image_and_product_url_are_read_when_present():
     # given
     payload = _payload(REF)
