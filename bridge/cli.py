@@ -87,6 +87,17 @@ def keys_new() -> None:
     click.echo(Fernet.generate_key().decode())
 
 
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-encrypt every stored secret under the first key, so old keys can then be removed."""
+    from bridge.services.shops import rotate_secrets
+    from bridge.db.engine import unit_of_work
+    runtime = _runtime()
+    with unit_of_work(runtime.sessions) as session:
+        count = rotate_secrets(session, runtime.box)
+    click.echo(f"{count} secrets re-encrypted under the first key of ENCRYPTION_KEYS")
+
+
 def _upgrade_if_embedded(runtime) -> None:
     """The embedded default migrates itself; production migrates in the release phase."""
     if runtime.settings.embedded:

@@ -41,6 +41,22 @@ def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str,
     return shop
 
 
+SECRET_COLUMNS = ("access_token_enc", "consumer_key_enc", "consumer_secret_enc", "webhook_secret_enc",
+                  "webhook_secret_previous_enc")
+
+
+def rotate_secrets(session: Session, box: SecretBox) -> int:
+    """Re-encrypt every shop secret under the first key; returns how many were rewritten."""
+    count = 0
+    for shop in session.scalars(select(Shop)):
+        for column in SECRET_COLUMNS:
+            token = getattr(shop, column)
+            if token is not None:
+                setattr(shop, column, box.rotate(token))
+                count += 1
+    return count
+
+
 def find_shop(session: Session, ref: str) -> Shop | None:
     """A shop by id or by domain/URL."""
     if ref.isdigit():
