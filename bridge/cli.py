@@ -14,11 +14,15 @@ from bridge.settings import SettingsError, load_settings
 
 
 def _runtime(pool_size: int = 5):
+    """The command's runtime, closed when the command ends; the embedded default migrates itself."""
     from bridge.runtime import Runtime
     try:
-        return Runtime.from_settings(load_settings(), pool_size=pool_size)
+        runtime = Runtime.from_settings(load_settings(), pool_size=pool_size)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    click.get_current_context().call_on_close(runtime.close)
+    _upgrade_if_embedded(runtime)
+    return runtime
 
 
 @click.group()
@@ -36,7 +40,7 @@ def db_upgrade() -> None:
     """Apply every migration (safe to run on each deploy)."""
     from bridge.db.migrate import current, upgrade
     runtime = _runtime()
-    upgrade(runtime.engine)
+    upgrade(runtime.engine)  # already done by _runtime on the embedded default; a no-op then
     click.echo(f"database at revision {current(runtime.engine)}")
 
 
@@ -47,9 +51,7 @@ def db_upgrade() -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """The web process: receives and stores webhooks, serves pages; never sends."""
     from bridge.serve import serve as run_server
-    runtime = _runtime()
-    _upgrade_if_embedded(runtime)
-    runtime.close()
+    _runtime().close()  # validates settings and migrates the embedded default before forking
     run_server(host, port, workers)
 
 
@@ -58,9 +60,7 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker(once: bool) -> None:
     """Process stored deliveries, then send what is due."""
     from bridge.worker import run
-    runtime = _runtime()
-    _upgrade_if_embedded(runtime)
-    report = run(runtime, once=once)
+    report = run(_runtime(), once=once)
     if once:
         click.echo(f"deliveries {report.deliveries}, abandoned {report.abandoned}, steps claimed {report.claimed}")
 

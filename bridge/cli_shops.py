@@ -31,9 +31,10 @@ def add_shopify(domain: str, access_token: str | None, name: str | None) -> None
     domain = domain.strip().lower()
     if not domain.endswith(".myshopify.com"):
         raise click.BadParameter("must be the shop's *.myshopify.com domain", param_hint="--domain")
-    shop = _add(platform="shopify", domain=domain, name=name or domain.split(".")[0],
+    runtime = _runtime()
+    shop = _add(runtime, platform="shopify", domain=domain, name=name or domain.split(".")[0],
                 access_token=access_token)
-    click.echo(f"shop {shop.id} added; webhook URL: {_runtime().settings.public_url}/webhooks/shopify")
+    click.echo(f"shop {shop.id} added; webhook URL: {runtime.settings.public_url}/webhooks/shopify")
 
 
 @shops_add.command("woocommerce")
@@ -47,13 +48,13 @@ def add_woocommerce(url: str, consumer_key: str, consumer_secret: str, webhook_s
     url = url.strip().rstrip("/")
     if not url.startswith(("https://", "http://")):
         raise click.BadParameter("must start with https:// (or http:// for a local test store)", param_hint="--url")
-    shop = _add(platform="woocommerce", domain=url, name=name or url.split("//", 1)[1],
-                consumer_key=consumer_key, consumer_secret=consumer_secret, webhook_secret=webhook_secret)
-    click.echo(f"shop {shop.id} added; webhook URL: {_runtime().settings.public_url}/webhooks/woocommerce/{shop.id}")
-
-
-def _add(**fields) -> Shop:
     runtime = _runtime()
+    shop = _add(runtime, platform="woocommerce", domain=url, name=name or url.split("//", 1)[1],
+                consumer_key=consumer_key, consumer_secret=consumer_secret, webhook_secret=webhook_secret)
+    click.echo(f"shop {shop.id} added; webhook URL: {runtime.settings.public_url}/webhooks/woocommerce/{shop.id}")
+
+
+def _add(runtime, **fields) -> Shop:
     with unit_of_work(runtime.sessions) as session:
         if session.scalars(select(Shop).where(Shop.platform == fields["platform"],
                                               Shop.domain == fields["domain"])).first():

@@ -107,8 +107,10 @@ def _embedded_secrets(path: Path) -> dict[str, str]:
     missing = {k: make() for k, make in fresh.items() if k not in kept}
     if missing:
         kept.update(missing)
-        path.write_text(json.dumps(kept, indent=2))
-        path.chmod(0o600)
+        # Created 0600 from the start: never readable by others, not even for a moment.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(json.dumps(kept, indent=2))
     return kept
 
 

@@ -47,9 +47,18 @@ def run(runtime: Runtime, *, once: bool = False, stop: threading.Event | None = 
         dispatcher: Dispatcher | None = None) -> PassReport:
     stop = stop or threading.Event()
     dispatcher = dispatcher or runtime.dispatcher()
+    previous = {}
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
+            previous[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        return _loop(runtime, dispatcher, once, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _loop(runtime: Runtime, dispatcher: Dispatcher, once: bool, stop: threading.Event) -> PassReport:
     total = PassReport()
     while True:
         report = run_pass(runtime, dispatcher)

@@ -11,20 +11,15 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bridge.config_file import ConfigError, parse_config
 from bridge.crypto import SecretBox
 from bridge.db.tables import SequenceStep, Shop, Template
 from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, validate_sequence
 
+__all__ = ["ConfigError", "create_shop", "export_config", "import_config", "save_sequence", "sequence_of"]
+
 CONFIG_VERSION = 1
 SHOP_FIELDS = ("language", "timezone", "sender_name", "sender_email", "order_match_window_minutes")
-
-
-class ConfigError(ValueError):
-    """Config rejected; ``errors`` is a list of (field, reason)."""
-
-    def __init__(self, errors: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{f}: {r}" for f, r in errors))
-        self.errors = errors
 
 
 def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str, name: str,
@@ -98,33 +93,14 @@ def export_config(session: Session, shop: Shop) -> dict:
     }
 
 
-def import_config(session: Session, shop: Shop, config: dict, now: datetime) -> None:
-    """Replace the shop's sequence, settings and templates; all or nothing."""
-    sequence = _sequence_from(config)
-    for name in SHOP_FIELDS:
-        if name in config:
-            setattr(shop, name, config[name])
-    save_sequence(session, shop, sequence)
+def import_config(session: Session, shop: Shop, data, now: datetime) -> None:
+    """Replace the shop's sequence, settings and templates; all or nothing (ConfigError)."""
+    config = parse_config(data)
+    for name, value in config.shop_fields.items():
+        setattr(shop, name, value)
+    save_sequence(session, shop, config.sequence)
     session.execute(delete(Template).where(Template.shop_id == shop.id))
-    for t in config.get("templates", []):
-        session.add(Template(shop_id=shop.id, step=int(t["step"]), language=t["language"],
-                             subject=t["subject"], html=t["html"], text=t["text"], updated_at=now))
+    for t in config.templates:
+        session.add(Template(shop_id=shop.id, step=t.step, language=t.language, subject=t.source.subject,
+                             html=t.source.html, text=t.source.text, updated_at=now))
     session.flush()
-
-
-def _sequence_from(config: dict) -> SequenceSettings:
-    errors = []
-    if not isinstance(config, dict):
-        raise ConfigError([("", "must be a JSON object")])
-    for name in ("abandon_after_minutes", "steps"):
-        if name not in config:
-            errors.append((name, "is required"))
-    if errors:
-        raise ConfigError(errors)
-    try:
-        steps = tuple(StepSetting(i, int(s["delay_minutes"]), s.get("channel", "email"),
-                                  bool(s.get("enabled", True)))
-                      for i, s in enumerate(config["steps"], 1))
-        return SequenceSettings(int(config["abandon_after_minutes"]), steps)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise ConfigError([("steps", f"each step needs a whole-number delay_minutes ({exc})")]) from None
