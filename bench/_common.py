@@ -152,6 +152,6 @@ def database_version(url: str) -> str:
         with engine.connect() as conn:
             if engine.dialect.name == "sqlite":
                 return "SQLite " + conn.exec_driver_sql("select sqlite_version()").scalar()
-            return conn.exec_driver_sql("show server_version").scalar().join(("PostgreSQL ", ""))
+            return f"PostgreSQL {conn.exec_driver_sql('show server_version').scalar()}"
     finally:
         engine.dispose()

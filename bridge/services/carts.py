@@ -21,6 +21,7 @@ from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, 
 from bridge.services.shops import sequence_of
 
 OPEN_STEP = ("pending", "claimed")
+CLOSED_BY_ORDER = (CartState.CONVERTED.value, CartState.RECOVERED.value)
 
 
 def apply_event(session: Session, shop: Shop, event: Event, now: datetime) -> int | None:
@@ -52,7 +53,10 @@ def convert(session: Session, shop: Shop, event: CartConverted, now: datetime) -
     order = event.order
     _record_order(session, shop.id, order, now)
     row = session.scalars(select(Order).where(Order.shop_id == shop.id, Order.order_id == order.order_id)).one()
-    by_token = _carts_by_token(session, shop.id, order.checkout_ref, order.cart_token)
+    # A cart already converted keeps the order it was attributed to (orders/paid after
+    # orders/create, or a later order reusing a cart token).
+    by_token = [c for c in _carts_by_token(session, shop.id, order.checkout_ref, order.cart_token)
+                if c.state not in CLOSED_BY_ORDER]
     window = timedelta(minutes=shop.order_match_window_minutes)
     by_contact = [c for c in _carts_by_contact(session, shop.id, order)
                   if c not in by_token and _contact_matches(order, c, window)]

@@ -182,3 +182,21 @@ def test_checkout_delete_removes_the_cart_and_its_steps(runtime, client, clock):
     # then nothing is sent and the cart is removed
     assert _outbox(runtime) == []
     assert _cart(runtime, "tok-9").state == "removed"
+
+
+def test_a_later_order_does_not_steal_the_attribution_of_a_converted_cart(runtime, client, clock):
+    # given a cart converted by order 5001
+    add_shopify_shop(runtime)
+    post_shopify(client, "checkouts/create", checkout("tok-10", clock()), webhook_id="w1")
+    post_shopify(client, "orders/create", order(5001, clock() + timedelta(minutes=5), checkout_token="tok-10"),
+                 webhook_id="w2")
+    _pass(runtime)
+    # when orders/paid for it arrives, and later another order naming the same checkout token
+    post_shopify(client, "orders/paid", order(5001, clock() + timedelta(minutes=6), checkout_token="tok-10"),
+                 webhook_id="w3")
+    post_shopify(client, "orders/create", order(5002, clock() + timedelta(days=2), checkout_token="tok-10"),
+                 webhook_id="w4")
+    _pass(runtime)
+    # then the cart stays attributed to the first order
+    cart = _cart(runtime, "tok-10")
+    assert (cart.state, cart.order_id) == ("converted", "5001")
