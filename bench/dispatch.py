@@ -372,7 +372,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_db_argument(parser)
     parser.add_argument("--carts", type=int, default=2000, help="carts with a due step, per channel")
-    parser.add_argument("--send-budget", type=float, default=15.0,
+    parser.add_argument("--send-budget", type=float, default=12.0,
                         help="seconds after which the worker takes no new batch, per channel")
     parser.add_argument("--seed-through-services", action="store_true",
                         help="seed (a) through apply_event instead of bulk rows (slower)")

@@ -235,7 +235,8 @@ class Order(Base):
     __table_args__ = (UniqueConstraint("shop_id", "order_id", name="uq_orders_shop_order"),
                       Index("ix_orders_shop_checkout_ref", "shop_id", "checkout_ref"),
                       Index("ix_orders_shop_cart_token", "shop_id", "cart_token"),
-                      Index("ix_orders_shop_email", "shop_id", "email"))
+                      Index("ix_orders_shop_email", "shop_id", "email"),
+                      Index("ix_orders_shop_customer", "shop_id", "customer_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.db.tables import Cart, CartItem, Order, ReminderStep, Shop
@@ -179,15 +179,15 @@ def _contact_matches(order: OrderInfo, cart: Cart, window: timedelta) -> bool:
 
 def _order_for(session: Session, shop: Shop, cart: Cart) -> Order | None:
     """An order we already hold for this cart: by token, else by contact within the window."""
-    token_clauses = [Order.checkout_ref == cart.external_id]
+    # shop_id sits inside every branch so SQLite can use one index per branch.
+    same_shop = Order.shop_id == shop.id
+    branches = [and_(same_shop, Order.checkout_ref == cart.external_id)]
     if cart.cart_token:
-        token_clauses.append(Order.cart_token == cart.cart_token)
-    found = session.scalars(select(Order).where(Order.shop_id == shop.id, or_(*token_clauses))).first()
-    if found or not (cart.email or cart.customer_id):
-        return found
+        branches.append(and_(same_shop, Order.cart_token == cart.cart_token))
     window = timedelta(minutes=shop.order_match_window_minutes)
-    contact = [c for v, c in ((cart.email, Order.email == cart.email),
-                              (cart.customer_id, Order.customer_id == cart.customer_id)) if v]
-    return session.scalars(select(Order).where(
-        Order.shop_id == shop.id, or_(*contact), Order.placed_at >= cart.platform_updated_at,
-        Order.placed_at <= cart.platform_updated_at + window)).first()
+    in_window = (Order.placed_at >= cart.platform_updated_at, Order.placed_at <= cart.platform_updated_at + window)
+    if cart.email:
+        branches.append(and_(same_shop, Order.email == cart.email, *in_window))
+    if cart.customer_id:
+        branches.append(and_(same_shop, Order.customer_id == cart.customer_id, *in_window))
+    return session.scalars(select(Order).where(or_(*branches)).limit(1)).first()

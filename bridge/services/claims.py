@@ -76,11 +76,13 @@ def _ineligible(session: Session, step: ReminderStep, now: datetime) -> str | No
 
 def _order_recorded(session: Session, cart: Cart) -> Order | None:
     """The last line of defence: an order for this cart that arrived in a concurrent transaction."""
-    match = [Order.checkout_ref == cart.external_id]
+    # shop_id sits inside every branch so SQLite can use one index per branch.
+    shop = Order.shop_id == cart.shop_id
+    match = [and_(shop, Order.checkout_ref == cart.external_id),
+             and_(shop, Order.email == cart.email, Order.placed_at >= cart.platform_updated_at)]
     if cart.cart_token:
-        match.append(Order.cart_token == cart.cart_token)
-    match.append(and_(Order.email == cart.email, Order.placed_at >= cart.platform_updated_at))
-    return session.scalars(select(Order).where(Order.shop_id == cart.shop_id, or_(*match)).limit(1)).first()
+        match.append(and_(shop, Order.cart_token == cart.cart_token))
+    return session.scalars(select(Order).where(or_(*match)).limit(1)).first()
 
 
 def _in_flight(session: Session, step_id: int) -> MessageAttempt | None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
-from sqlalchemy import or_, select
+from sqlalchemy import Connection, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.backoff import backoff_delay
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 
 
-def store_delivery(session: Session, shop_id: int, envelope: Envelope, raw: bytes, now: datetime,
+def store_delivery(db: Session | Connection, shop_id: int, envelope: Envelope, raw: bytes, now: datetime,
                    dead_reason: str | None = None) -> bool:
     """Keep a verified delivery; False when this delivery was stored before.
 
@@ -38,7 +38,7 @@ def store_delivery(session: Session, shop_id: int, envelope: Envelope, raw: byte
     """
     meta = {"shop_key": envelope.shop_key, **envelope.extra,
             "triggered_at": envelope.triggered_at.isoformat() if envelope.triggered_at else None}
-    return insert_ignore(session, Delivery, dict(
+    return insert_ignore(db, Delivery, dict(
         shop_id=shop_id, platform=envelope.platform, topic=envelope.topic, delivery_key=envelope.delivery_key,
         body=raw, meta=meta, received_at=now, status="dead" if dead_reason else "pending", reason=dead_reason,
         attempts=0), ("shop_id", "delivery_key"))

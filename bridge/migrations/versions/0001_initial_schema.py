@@ -97,6 +97,7 @@ def upgrade() -> None:
         batch_op.create_index('ix_orders_shop_cart_token', ['shop_id', 'cart_token'], unique=False)
         batch_op.create_index('ix_orders_shop_checkout_ref', ['shop_id', 'checkout_ref'], unique=False)
         batch_op.create_index('ix_orders_shop_email', ['shop_id', 'email'], unique=False)
+        batch_op.create_index('ix_orders_shop_customer', ['shop_id', 'customer_id'], unique=False)
 
     op.create_table('sequence_steps',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -255,6 +256,7 @@ def downgrade() -> None:
     op.drop_table('templates')
     op.drop_table('sequence_steps')
     with op.batch_alter_table('orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_orders_shop_customer')
         batch_op.drop_index('ix_orders_shop_email')
         batch_op.drop_index('ix_orders_shop_checkout_ref')
         batch_op.drop_index('ix_orders_shop_cart_token')
