@@ -46,6 +46,7 @@ def run_pass(runtime: Runtime, dispatcher: Dispatcher, *, max_batches: int = 100
 def run(runtime: Runtime, *, once: bool = False, stop: threading.Event | None = None,
         dispatcher: Dispatcher | None = None) -> PassReport:
     stop = stop or threading.Event()
+    owned = dispatcher is None
     dispatcher = dispatcher or runtime.dispatcher()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -56,6 +57,8 @@ def run(runtime: Runtime, *, once: bool = False, stop: threading.Event | None = 
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        if owned:
+            dispatcher.close()
 
 
 def _loop(runtime: Runtime, dispatcher: Dispatcher, once: bool, stop: threading.Event) -> PassReport:

@@ -5,6 +5,7 @@ expiry, inside the transaction that also re-checks the cart: converted, removed,
 email, an order already recorded for it, shop not active. On PostgreSQL the candidate
 rows are locked with FOR UPDATE SKIP LOCKED, so any number of workers on any number of
 machines take disjoint batches; on SQLite, BEGIN IMMEDIATE makes the claim exclusive.
+The checks are made for the whole batch with a handful of IN queries.
 
 A claim whose worker died expires. It is then claimed again, unless the dead worker
 had already started a provider call (an attempt with no outcome): the provider may
@@ -32,14 +33,22 @@ def new_claim_token() -> str:
 def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, claim_seconds: int,
                     transactional_channel: bool) -> list[int]:
     """Claim up to ``limit`` due steps; returns the ids claimed with ``token``."""
-    expires = now + timedelta(seconds=claim_seconds)
-    claimed: list[int] = []
-    for step in _candidates(session, now, limit):
-        attempt = _in_flight(session, step.id) if step.status == "claimed" and not transactional_channel else None
-        if attempt is not None:
-            _settle_in_flight(session, step, attempt, now)
+    steps = _candidates(session, now, limit)
+    if not steps:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    cart_query = select(Cart).where(Cart.id.in_({s.cart_id for s in steps}))
+    carts = {c.id: c for c in session.scalars(cart_query.with_for_update() if postgres else cart_query)}
+    inactive = set(session.scalars(select(Shop.id).where(Shop.id.in_({s.shop_id for s in steps}),
+                                                         Shop.status != "active")))
+    orders = _recorded_orders(session, list(carts.values()))
+    in_flight = {} if transactional_channel else _in_flight(session, [s.id for s in steps if s.status == "claimed"])
+    expires, claimed = now + timedelta(seconds=claim_seconds), []
+    for step in steps:
+        if step.id in in_flight:
+            _settle_in_flight(session, step, in_flight[step.id], now)
             continue
-        reason = _ineligible(session, step, now)
+        reason = _ineligible(session, carts[step.cart_id], step.shop_id in inactive, orders, now)
         if reason:
             _settle(step, "skipped" if reason != "converted" else "cancelled", reason, now)
             continue
@@ -58,37 +67,51 @@ def _candidates(session: Session, now: datetime, limit: int) -> list[ReminderSte
     return list(session.scalars(query))
 
 
-def _ineligible(session: Session, step: ReminderStep, now: datetime) -> str | None:
-    """Why this step must not be sent now, or None. Runs inside the claiming transaction."""
-    cart = session.get(Cart, step.cart_id, with_for_update=session.get_bind().dialect.name == "postgresql")
+def _ineligible(session: Session, cart: Cart, shop_inactive: bool, orders: list[Order], now: datetime) -> str | None:
+    """Why this cart's step must not be sent now, or None."""
     if cart.state not in LIVE_STATES:
         return "cart " + cart.state
     if not cart.email:
         return "no email address"
-    if session.get(Shop, step.shop_id).status != "active":
+    if shop_inactive:
         return "shop not active"
-    order = _order_recorded(session, cart)
+    order = next((o for o in orders if _order_is_for(o, cart)), None)
     if order is not None:  # the order raced the checkout in a concurrent transaction
         close_converted(session, cart, order, now)
         return "converted"
     return None
 
 
-def _order_recorded(session: Session, cart: Cart) -> Order | None:
-    """The last line of defence: an order for this cart that arrived in a concurrent transaction."""
-    # shop_id sits inside every branch so SQLite can use one index per branch.
-    shop = Order.shop_id == cart.shop_id
-    match = [and_(shop, Order.checkout_ref == cart.external_id),
-             and_(shop, Order.email == cart.email, Order.placed_at >= cart.platform_updated_at)]
-    if cart.cart_token:
-        match.append(and_(shop, Order.cart_token == cart.cart_token))
-    return session.scalars(select(Order).where(or_(*match)).limit(1)).first()
+def _recorded_orders(session: Session, carts: list[Cart]) -> list[Order]:
+    """The last line of defence: orders for these carts that arrived in concurrent transactions.
+
+    One query for the batch, each branch led by shop_id so every branch can use an index;
+    the exact rule per cart is ``_order_is_for``.
+    """
+    shops = {c.shop_id for c in carts}
+    branches = [and_(Order.shop_id.in_(shops), Order.checkout_ref.in_({c.external_id for c in carts})),
+                and_(Order.shop_id.in_(shops), Order.email.in_({c.email for c in carts if c.email}))]
+    tokens = {c.cart_token for c in carts if c.cart_token}
+    if tokens:
+        branches.append(and_(Order.shop_id.in_(shops), Order.cart_token.in_(tokens)))
+    return list(session.scalars(select(Order).where(or_(*branches))))
 
 
-def _in_flight(session: Session, step_id: int) -> MessageAttempt | None:
-    """The attempt a dead worker started and never finished, if any."""
-    return session.scalars(select(MessageAttempt).join(Message, MessageAttempt.message_id == Message.id)
-                           .where(Message.step_id == step_id, MessageAttempt.outcome.is_(None))).first()
+def _order_is_for(order: Order, cart: Cart) -> bool:
+    if order.shop_id != cart.shop_id:
+        return False
+    return (order.checkout_ref == cart.external_id
+            or bool(cart.cart_token and order.cart_token == cart.cart_token)
+            or bool(cart.email and order.email == cart.email and order.placed_at >= cart.platform_updated_at))
+
+
+def _in_flight(session: Session, step_ids: list[int]) -> dict[int, MessageAttempt]:
+    """Attempts that dead workers started and never finished, by step id."""
+    if not step_ids:
+        return {}
+    rows = session.execute(select(Message.step_id, MessageAttempt).join(Message, MessageAttempt.message_id == Message.id)
+                           .where(Message.step_id.in_(step_ids), MessageAttempt.outcome.is_(None)))
+    return {step_id: attempt for step_id, attempt in rows}
 
 
 def _settle_in_flight(session: Session, step: ReminderStep, attempt: MessageAttempt, now: datetime) -> None:

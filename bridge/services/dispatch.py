@@ -1,9 +1,13 @@
-"""Sending claimed reminder steps and recording what happened.
+"""Sending claimed reminder steps and recording what happened, a batch at a time.
 
-Per step: (1) in one transaction, check the claim is still ours, render, create the
-message (one per step: a unique key) and an attempt row with no outcome yet; (2) call
-the channel; (3) in a second transaction, record the outcome on the attempt, the
-message and the step. For the transactional dev outbox, all of it is one transaction.
+Per chunk of claimed steps: (1) one transaction checks each claim is still ours,
+renders, and creates the messages (one per step: a unique key) and their attempt rows
+with no outcome yet; (2) the provider calls run in a small thread pool; (3) one
+transaction records every outcome on its attempt, message and step. For the
+transactional dev outbox, all of it is one transaction per batch.
+
+An attempt row is committed before its provider call, so a worker that dies mid-call
+leaves evidence: its steps become ``unknown`` instead of being sent again (see claims).
 
 Outcomes: sent -> done (the cart expires when no step is left); retry -> back to
 pending after capped, jittered backoff; failed -> final; unknown -> the provider may
@@ -13,34 +17,32 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bridge.backoff import backoff_delay
-from bridge.channels.base import Channel, OutboundMessage, Outcome, SendResult
+from bridge.channels.base import Channel, Outcome, SendResult
 from bridge.db.engine import unit_of_work
-from bridge.db.tables import Cart, Message, MessageAttempt, ReminderStep, Shop
-from bridge.model import CartState
 from bridge.services.claims import claim_due_steps, new_claim_token
-from bridge.services.render import render_step
+from bridge.services.outcomes import PreparedSend, prepare_batch, record_batch
 
 log = logging.getLogger(__name__)
-MAX_SEND_ATTEMPTS = 8
 
 
 @dataclass
 class Dispatcher:
     sessions: sessionmaker[Session]
-    channel_for: Callable[[Session], Channel]     # the outbox needs the session; SendGrid ignores it
+    channel_for: Callable[[Session | None], Channel]   # the outbox needs the session; SendGrid ignores it
     transactional: bool
     mail_from: str
     now: Callable[[], datetime]
     claim_seconds: int = 300
+    in_flight: int = 8          # provider calls at once (each may take 100-300 ms on the real API)
     counts: dict = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def dispatch_due(self, limit: int = 100) -> int:
         """Claim a batch of due steps and send them; returns how many were claimed."""
@@ -48,115 +50,43 @@ class Dispatcher:
         with unit_of_work(self.sessions) as session:
             ids = claim_due_steps(session, self.now(), limit=limit, token=token,
                                   claim_seconds=self.claim_seconds, transactional_channel=self.transactional)
-        for step_id in ids:
-            self.send_step(step_id, token)
+        if ids and self.transactional:
+            self._send_in_one_transaction(ids, token)
+        elif ids:
+            for start in range(0, len(ids), self.in_flight):
+                self._send_chunk(ids[start:start + self.in_flight], token)
         return len(ids)
 
-    def send_step(self, step_id: int, token: str) -> Outcome | None:
-        if self.transactional:
-            with unit_of_work(self.sessions) as session:
-                prepared = self._prepare(session, step_id, token)
-                if prepared is None:
-                    return None
-                result = self.channel_for(session).send(prepared.outbound)
-                self._record(session, prepared, result, 0)
-            return self._count(result)
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def _send_in_one_transaction(self, ids: list[int], token: str) -> None:
         with unit_of_work(self.sessions) as session:
-            prepared = self._prepare(session, step_id, token)
-        if prepared is None:
-            return None
-        started = time.monotonic()
-        result = self.channel_for(None).send(prepared.outbound)
+            prepared = prepare_batch(session, ids, token, self.mail_from, self.now())
+            channel = self.channel_for(session)
+            results = [(item, channel.send(item.outbound), 0) for item in prepared]
+            record_batch(session, results, self.now())
+        self._count(results)
+
+    def _send_chunk(self, ids: list[int], token: str) -> None:
         with unit_of_work(self.sessions) as session:
-            self._record(session, prepared, result, int((time.monotonic() - started) * 1000))
-        return self._count(result)
+            prepared = prepare_batch(session, ids, token, self.mail_from, self.now())
+        channel = self.channel_for(None)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="send")
+        results = list(self._pool.map(lambda item: _timed(channel, item), prepared))
+        with unit_of_work(self.sessions) as session:
+            record_batch(session, results, self.now())
+        self._count(results)
 
-    def _prepare(self, session: Session, step_id: int, token: str) -> "_Prepared | None":
-        step = session.scalars(select(ReminderStep).where(
-            ReminderStep.id == step_id, ReminderStep.claim_token == token,
-            ReminderStep.status == "claimed").with_for_update()).first()
-        if step is None:  # cancelled by a conversion since the claim, or reclaimed after expiry
-            return None
-        cart, shop = session.get(Cart, step.cart_id), session.get(Shop, step.shop_id)
-        rendered = render_step(session, shop, cart, step.position)
-        message = session.scalars(select(Message).where(Message.step_id == step.id)).first()
-        if message is None:
-            message = Message(step_id=step.id, shop_id=shop.id, cart_id=cart.id, created_at=self.now())
-            session.add(message)
-        message.channel, message.to_email, message.language = step.channel, cart.email, rendered.language
-        message.subject, message.html, message.text, message.status = (
-            rendered.subject, rendered.html, rendered.text, "sending")
-        session.flush()
-        number = (session.scalar(select(func.count()).where(MessageAttempt.message_id == message.id)) or 0) + 1
-        attempt = MessageAttempt(message_id=message.id, number=number, started_at=self.now())
-        session.add(attempt)
-        session.flush()
-        outbound = OutboundMessage(
-            message_id=str(message.id), shop_id=shop.id, cart_id=cart.id, step=step.position,
-            to_email=cart.email, to_name=cart.first_name, from_email=shop.sender_email or self.mail_from,
-            from_name=shop.sender_name or shop.name, subject=rendered.subject, html=rendered.html,
-            text=rendered.text)
-        return _Prepared(step.id, token, message.id, attempt.id, outbound)
-
-    def _record(self, session: Session, prepared: "_Prepared", result: SendResult, duration_ms: int) -> None:
-        now = self.now()
-        attempt = session.get(MessageAttempt, prepared.attempt_id)
-        attempt.finished_at, attempt.outcome, attempt.status_code = now, result.outcome.value, result.status_code
-        attempt.error, attempt.duration_ms = result.error, duration_ms
-        message, step = session.get(Message, prepared.message_id), session.get(ReminderStep, prepared.step_id)
-        _OUTCOMES[result.outcome](session, step, message, result, now)
-        step.claim_token, step.claim_expires_at, step.updated_at = None, None, now
-        log.info("step %s", result.outcome.value, extra={
-            "step_id": step.id, "message_id": message.id, "code": f"send_{result.outcome.value}",
-            "status_code": result.status_code})
-
-    def _count(self, result: SendResult) -> Outcome:
-        self.counts[result.outcome.value] += 1
-        return result.outcome
+    def _count(self, results) -> None:
+        for _message, result, _ms in results:
+            self.counts[result.outcome.value] += 1
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    step_id: int
-    token: str
-    message_id: int
-    attempt_id: int
-    outbound: OutboundMessage
-
-
-def _on_sent(session: Session, step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, step.sent_at, step.reason = "sent", now, None
-    message.status, message.sent_at, message.provider_message_id = "sent", now, result.provider_message_id
-    session.flush()
-    _expire_if_done(session, step.cart_id, now)
-
-
-def _on_retry(session: Session, step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    if step.attempts >= MAX_SEND_ATTEMPTS:
-        return _on_failed(session, step, message, result, now)
-    delay = max(result.retry_after or 0.0, backoff_delay(step.attempts, base=30, cap=3600))
-    step.status, step.due_at, step.reason = "pending", now + timedelta(seconds=delay), f"retrying: {result.error}"
-    message.status = "retrying"
-
-
-def _on_failed(session: Session, step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, step.reason, message.status = "failed", result.error, "failed"
-    _expire_if_done(session, step.cart_id, now)
-
-
-def _on_unknown(session: Session, step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, message.status = "unknown", "unknown"
-    step.reason = f"provider may have accepted it; not resent ({result.error})"
-
-
-_OUTCOMES = {Outcome.SENT: _on_sent, Outcome.RETRY: _on_retry, Outcome.FAILED: _on_failed,
-             Outcome.UNKNOWN: _on_unknown}
-
-
-def _expire_if_done(session: Session, cart_id: int, now: datetime) -> None:
-    """The sequence ran out: nothing pending or in flight is left for this cart."""
-    left = session.scalar(select(exists().where(ReminderStep.cart_id == cart_id,
-                                                ReminderStep.status.in_(("pending", "claimed")))))
-    cart = session.get(Cart, cart_id)
-    if not left and cart.state == CartState.ABANDONED.value:
-        cart.state, cart.closed_at, cart.updated_at = CartState.EXPIRED.value, now, now
+def _timed(channel: Channel, item: PreparedSend) -> tuple[PreparedSend, SendResult, int]:
+    started = time.monotonic()
+    result = channel.send(item.outbound)
+    return item, result, int((time.monotonic() - started) * 1000)

@@ -1,18 +1,18 @@
 """Rendering a stored cart's reminder: pick the language, the shop's override or the default."""
 from __future__ import annotations
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from typing import Mapping
 
 from bridge.db.tables import Cart, Shop, Template
 from bridge.model import CartSnapshot, Contact, LineItem
 from bridge.templating import RenderedMessage, TemplateSource, choose_language, render_reminder
 
 
-def render_step(session: Session, shop: Shop, cart: Cart, step: int) -> RenderedMessage:
+def render_step(shop: Shop, cart: Cart, step: int, templates: Mapping[tuple[int, int, str], Template]
+                ) -> RenderedMessage:
+    """``templates``: the shops' overrides keyed by (shop id, step, language), loaded per batch."""
     language = choose_language(cart.locale, shop.language)
-    row = session.scalars(select(Template).where(Template.shop_id == shop.id, Template.step == step,
-                                                 Template.language == language)).first()
+    row = templates.get((shop.id, step, language))
     override = TemplateSource(row.subject, row.html, row.text) if row else None
     return render_reminder(snapshot_of(cart), step=step, shop_name=shop.name, shop_language=shop.language,
                            recovery_url=cart.recovery_url, override=override, tz_name=shop.timezone)
