@@ -40,7 +40,7 @@ class Dispatcher:
     mail_from: str
     now: Callable[[], datetime]
     claim_seconds: int = 300
-    in_flight: int = 8          # provider calls at once (each may take 100-300 ms on the real API)
+    in_flight: int = 16          # provider calls at once (each may take 100-300 ms on the real API)
     counts: dict = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
