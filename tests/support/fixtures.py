@@ -134,3 +134,10 @@ def _split(filename: str | Path) -> tuple[str, str]:
     if match is None:
         raise ValueError(f"{filename!r} is not named <topic>__<variant>.json")
     return match["topic"], match["variant"]
+
+
+def read_path(value, path: str):
+    """Follow a dotted path through attributes and list indexes: ``snapshot.line_items.0.title``."""
+    for step in path.split("."):
+        value = value[int(step)] if step.isdigit() else getattr(value, step)
+    return value

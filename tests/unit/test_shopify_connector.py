@@ -10,7 +10,7 @@ from werkzeug.datastructures import Headers
 
 from bridge.model import UnprocessableDelivery
 from connectors.shopify import CONNECTOR
-from tests.support.fixtures import load_fixture, shopify_headers, sign_shopify, topic_of
+from tests.support.fixtures import load_fixture, read_path, shopify_headers, sign_shopify, topic_of
 
 SECRET = "shpss_current"
 REF, NULL_TOKENS = "checkouts_create__reference.json", "orders_create__null_tokens.json"
@@ -95,21 +95,15 @@ FIELDS = [
 ]
 
 
-def _read(event, path: str):
-    for step in path.split("."):
-        event = event[int(step)] if step.isdigit() else getattr(event, step)
-    return event
-
-
 @pytest.mark.parametrize(("name", "path", "expected"), FIELDS,
                          ids=[f"{name[:-5]}:{path}" for name, path, _ in FIELDS])
 def test_payload_field_is_normalized_as_the_shared_model_expects(name, path, expected):
     # given / when
     event = _deliver(name)
     # then
-    assert _read(event, path) == expected
+    assert read_path(event, path) == expected
     if isinstance(expected, datetime):
-        assert _read(event, path).tzinfo is not None
+        assert read_path(event, path).tzinfo is not None
 
 
 def test_email_is_stripped_and_empty_contact_strings_become_none():

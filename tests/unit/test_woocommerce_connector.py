@@ -10,7 +10,7 @@ from werkzeug.datastructures import Headers
 
 from bridge.model import UnprocessableDelivery
 from connectors.woocommerce import CONNECTOR
-from tests.support.fixtures import (load_fixture, raw_body, sign_woocommerce, topic_of,
+from tests.support.fixtures import (load_fixture, raw_body, read_path, sign_woocommerce, topic_of,
                                     woocommerce_headers)
 
 SECRET = "wc-secret"
@@ -87,19 +87,13 @@ FIELDS = [
 ]
 
 
-def _read(event, path: str):
-    for step in path.split("."):
-        event = event[int(step)] if step.isdigit() else getattr(event, step)
-    return event
-
-
 @pytest.mark.parametrize(("name", "path", "expected"), FIELDS,
                          ids=[f"{name[:-5]}:{path}" for name, path, _ in FIELDS])
 def test_order_field_is_normalized_as_the_shared_model_expects(name, path, expected):
     # given / when
     event = _deliver(name)
     # then
-    assert _read(event, path) == expected
+    assert read_path(event, path) == expected
 
 
 def test_line_without_a_price_is_priced_from_its_subtotal_and_site_time_is_a_fallback():
