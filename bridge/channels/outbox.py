@@ -28,6 +28,5 @@ class OutboxChannel:
                             to_email=message.to_email, from_email=message.from_email,
                             subject=message.subject, html=message.html, text=message.text,
                             headers=dict(message.headers), created_at=self._now())
-        self._session.add(entry)
-        self._session.flush()
-        return SendResult(Outcome.SENT, provider_message_id=f"outbox-{entry.id}")
+        self._session.add(entry)  # flushed with the batch's outcomes, in the same transaction
+        return SendResult(Outcome.SENT, provider_message_id=f"outbox-{message.message_id}")
