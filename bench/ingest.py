@@ -1,7 +1,9 @@
 """Webhook intake throughput: the real app under gunicorn against a bare Flask baseline.
 
 Per database, in one throwaway database: a shop is created through the real service,
-then two gunicorn servers with the same worker count are driven in turn by the same
+then two gunicorn servers with the same worker count are driven in interleaved rounds
+(baseline, intake, baseline, ...; the ratio is the median of the per-round ratios, since
+the load generator shares the cores with both) by the same
 kind of load (signed ``checkouts/create`` deliveries, a unique ``X-Shopify-Webhook-Id``
 each, 3-7 KB bodies made from the fixtures):
 
@@ -22,11 +24,13 @@ from __future__ import annotations
 import argparse
 import base64
 import collections
+import contextlib
 import hashlib
 import hmac
 import http.client
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -227,20 +231,40 @@ def bench_database_kind(kind: str, args: argparse.Namespace) -> tuple[list[list[
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SENDGRID_", "MAIL_"))}
         env.update(secrets_env, DATABASE_URL=url, CARTBRIDGE_INSTANCE=str(instance))
         print(f"-- {kind}: {database_version(url)}", flush=True)
-        results = {}
-        for target, spec in (("baseline", "bench.ingest:baseline_app()"), ("intake", "bridge.app:create_app()")):
-            warm = build_requests(args.warmup, f"{kind}-{target}-warm")
-            timed = build_requests(args.requests, f"{kind}-{target}")
-            with gunicorn(spec, env, args.workers, instance / f"{target}.log") as port:
-                warmed = drive(port, warm, args.concurrency)
-                results[target] = (warmed, drive(port, timed, args.concurrency))
-        return _report(kind, url, results)
+        specs = {"baseline": "bench.ingest:baseline_app()", "intake": "bridge.app:create_app()"}
+        with contextlib.ExitStack() as stack:
+            ports = {t: stack.enter_context(gunicorn(spec, env, args.workers, instance / f"{t}.log"))
+                     for t, spec in specs.items()}
+            warm = {t: drive(ports[t], build_requests(args.warmup, f"{kind}-{t}-warm"), args.concurrency)
+                    for t in specs}
+            # Interleaved rounds (baseline, intake, baseline, ...): the load generator shares
+            # this machine's cores with both servers, so a slow patch hits both alike.
+            rounds = {t: [] for t in specs}
+            per_round = max(1, args.requests // args.rounds)
+            for n in range(args.rounds):
+                for t in specs:
+                    rounds[t].append(drive(ports[t], build_requests(per_round, f"{kind}-{t}-{n}"),
+                                           args.concurrency))
+        results = {t: (warm[t], _merge(rounds[t])) for t in specs}
+        ratios = [len(i.latencies) / i.wall / (len(b.latencies) / b.wall)
+                  for b, i in zip(rounds["baseline"], rounds["intake"])]
+        return _report(kind, url, results, statistics.median(ratios), ratios)
 
 
-def _report(kind: str, url: str, results: dict) -> tuple[list[list[object]], bool]:
+def _merge(parts: list[LoadResult]) -> LoadResult:
+    merged = LoadResult()
+    for part in parts:
+        merged.wall += part.wall
+        merged.latencies += part.latencies
+        merged.statuses += part.statuses
+    return merged
+
+
+def _report(kind: str, url: str, results: dict, ratio: float,
+            ratios: list[float]) -> tuple[list[list[object]], bool]:
     rows = [timed.row(kind, target) for target, (_warm, timed) in results.items()]
     base, intake = results["baseline"][1], results["intake"][1]
-    ratio = (len(intake.latencies) / intake.wall) / (len(base.latencies) / base.wall)
+    print(f"{kind}: per-round intake/baseline ratios {', '.join(f'{r:.2f}' for r in ratios)}; median below")
     p99 = percentile([1000 * x for x in intake.latencies], 99)
     stored, intact = stored_rows(url), True
     print_table(["db", "target", "requests", "req/s", "p50 ms", "p99 ms", "errors"], rows)
@@ -263,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     add_db_argument(parser)
     parser.add_argument("--requests", type=int, default=3000, help="timed requests per target")
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests first, per target")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved timed rounds per target")
     parser.add_argument("--concurrency", type=int, default=8, help="client connections")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers, for both targets")
     parser.add_argument("--quick", action="store_true", help="a short smoke run (300 requests, 50 warm-up)")

@@ -119,7 +119,7 @@ def _parse(raw: bytes):
 def _finish(delivery: Delivery, status: str, reason: str | None, now: datetime) -> str:
     delivery.status, delivery.reason, delivery.processed_at, delivery.claimed_until = status, reason, now, None
     log.info("delivery %s", status, extra={"delivery_id": delivery.id, "topic": delivery.topic,
-                                           "code": f"delivery_{status}", "reason": reason})
+                                           "code": f"delivery_{status}", "reason": reason and reason[:200]})
     return {"processed": "processed", "ignored": "ignored", "dead": "dead"}[status]
 
 
