@@ -3,7 +3,8 @@
 Per chunk of claimed steps: (1) one transaction checks each claim is still ours,
 renders, and creates the messages (one per step: a unique key) and their attempt rows
 with no outcome yet; (2) the provider calls run in a small thread pool; (3) one
-transaction records every outcome on its attempt, message and step. For the
+transaction records every outcome on its attempt, message and step. Chunks are
+pipelined: the next is prepared while the current one's calls are in flight. For the
 transactional dev outbox, all of it is one transaction per batch.
 
 An attempt row is committed before its provider call, so a worker that dies mid-call
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
@@ -53,8 +54,7 @@ class Dispatcher:
         if ids and self.transactional:
             self._send_in_one_transaction(ids, token)
         elif ids:
-            for start in range(0, len(ids), self.in_flight):
-                self._send_chunk(ids[start:start + self.in_flight], token)
+            self._send_pipelined([ids[i:i + self.in_flight] for i in range(0, len(ids), self.in_flight)], token)
         return len(ids)
 
     def close(self) -> None:
@@ -70,16 +70,28 @@ class Dispatcher:
             record_batch(session, results, self.now())
         self._count(results)
 
-    def _send_chunk(self, ids: list[int], token: str) -> None:
-        with unit_of_work(self.sessions) as session:
-            prepared = prepare_batch(session, ids, token, self.mail_from, self.now())
+    def _send_pipelined(self, chunks: list[list[int]], token: str) -> None:
+        """Chunk k+1 is prepared, and chunk k recorded, while chunk k+1's calls are in flight.
+
+        So at most two chunks are ever between "attempt recorded" and "outcome recorded":
+        what a crash can leave as ``unknown``.
+        """
         channel = self.channel_for(None)
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="send")
-        results = list(self._pool.map(lambda item: _timed(channel, item), prepared))
+        in_flight: list[Future] = []
+        for chunk in [*chunks, []]:
+            prepared = self._prepare(chunk, token) if chunk else []
+            finished = [future.result() for future in in_flight]
+            in_flight = [self._pool.submit(_timed, channel, item) for item in prepared]
+            if finished:
+                with unit_of_work(self.sessions) as session:
+                    record_batch(session, finished, self.now())
+                self._count(finished)
+
+    def _prepare(self, ids: list[int], token: str) -> list[PreparedSend]:
         with unit_of_work(self.sessions) as session:
-            record_batch(session, results, self.now())
-        self._count(results)
+            return prepare_batch(session, ids, token, self.mail_from, self.now())
 
     def _count(self, results) -> None:
         for _message, result, _ms in results:
