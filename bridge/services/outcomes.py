@@ -67,20 +67,31 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
 
 
 def record_batch(session: Session, results: list[tuple[PreparedSend, SendResult, int]], now: datetime) -> None:
-    attempts = _by_id(session, MessageAttempt, {p.attempt_id for p, _, _ in results})
-    steps = _by_id(session, ReminderStep, {p.step_id for p, _, _ in results})
-    messages = _by_id(session, Message, {a.message_id for a in attempts.values()})
+    """Outcomes onto attempts, messages and steps: three bulk UPDATEs by primary key."""
+    steps = dict(session.execute(select(ReminderStep.id, ReminderStep.attempts)
+                                 .where(ReminderStep.id.in_([p.step_id for p, _, _ in results]))).all())
+    attempt_rows, message_rows, step_rows = [], [], []
     for prepared, result, duration_ms in results:
-        attempt, step = attempts[prepared.attempt_id], steps[prepared.step_id]
-        attempt.finished_at, attempt.outcome, attempt.status_code = now, result.outcome.value, result.status_code
-        attempt.error, attempt.duration_ms = result.error, duration_ms
-        _OUTCOMES[result.outcome](step, messages[attempt.message_id], result, now)
-        step.claim_token, step.claim_expires_at, step.updated_at = None, None, now
+        attempt_rows.append(dict(id=prepared.attempt_id, finished_at=now, outcome=result.outcome.value,
+                                 status_code=result.status_code, error=result.error, duration_ms=duration_ms))
+        step, message = _OUTCOMES[result.outcome](steps[prepared.step_id], result, now)
+        step_rows.append(dict(id=prepared.step_id, claim_token=None, claim_expires_at=None, updated_at=now, **step))
+        message_rows.append(dict(id=int(prepared.outbound.message_id), **message))
         log.info("step %s", result.outcome.value, extra={
-            "step_id": step.id, "message_id": attempt.message_id, "code": f"send_{result.outcome.value}",
-            "status_code": result.status_code})
-    session.flush()
-    _expire_finished(session, {s.cart_id for s in steps.values()}, now)
+            "step_id": prepared.step_id, "message_id": prepared.outbound.message_id,
+            "code": f"send_{result.outcome.value}", "status_code": result.status_code})
+    for model, rows in ((MessageAttempt, attempt_rows), (Message, message_rows), (ReminderStep, step_rows)):
+        for group in _by_keys(rows):
+            session.execute(update(model), group)
+    _expire_finished(session, {p.outbound.cart_id for p, _, _ in results}, now)
+
+
+def _by_keys(rows: list[dict]) -> list[list[dict]]:
+    """Bulk UPDATE by primary key wants the same columns in every row of one call."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(sorted(row)), []).append(row)
+    return list(groups.values())
 
 
 def _outbound(message: Message, step: ReminderStep, cart: Cart, shop: Shop, mail_from: str) -> OutboundMessage:
@@ -96,26 +107,27 @@ def _by_id(session: Session, model: type, ids: set[int], *options) -> dict:
     return {row.id: row for row in session.scalars(select(model).where(model.id.in_(ids)).options(*options))}
 
 
-def _on_sent(step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, step.sent_at, step.reason = "sent", now, None
-    message.status, message.sent_at, message.provider_message_id = "sent", now, result.provider_message_id
+# Each returns (step columns, message columns) for one outcome.
+def _on_sent(attempts: int, result: SendResult, now: datetime) -> tuple[dict, dict]:
+    return (dict(status="sent", sent_at=now, reason=None),
+            dict(status="sent", sent_at=now, provider_message_id=result.provider_message_id))
 
 
-def _on_retry(step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    if step.attempts >= MAX_SEND_ATTEMPTS:
-        return _on_failed(step, message, result, now)
-    delay = max(result.retry_after or 0.0, backoff_delay(step.attempts, base=30, cap=3600))
-    step.status, step.due_at, step.reason = "pending", now + timedelta(seconds=delay), f"retrying: {result.error}"
-    message.status = "retrying"
+def _on_retry(attempts: int, result: SendResult, now: datetime) -> tuple[dict, dict]:
+    if attempts >= MAX_SEND_ATTEMPTS:
+        return _on_failed(attempts, result, now)
+    delay = max(result.retry_after or 0.0, backoff_delay(attempts, base=30, cap=3600))
+    return (dict(status="pending", due_at=now + timedelta(seconds=delay), reason=f"retrying: {result.error}"),
+            dict(status="retrying"))
 
 
-def _on_failed(step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, step.reason, message.status = "failed", result.error, "failed"
+def _on_failed(attempts: int, result: SendResult, now: datetime) -> tuple[dict, dict]:
+    return dict(status="failed", reason=result.error), dict(status="failed")
 
 
-def _on_unknown(step: ReminderStep, message: Message, result: SendResult, now: datetime) -> None:
-    step.status, message.status = "unknown", "unknown"
-    step.reason = f"provider may have accepted it; not resent ({result.error})"
+def _on_unknown(attempts: int, result: SendResult, now: datetime) -> tuple[dict, dict]:
+    return (dict(status="unknown", reason=f"provider may have accepted it; not resent ({result.error})"),
+            dict(status="unknown"))
 
 
 _OUTCOMES = {Outcome.SENT: _on_sent, Outcome.RETRY: _on_retry, Outcome.FAILED: _on_failed,
