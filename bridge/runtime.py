@@ -48,7 +48,8 @@ class Runtime:
             return Dispatcher(self.sessions, lambda session: OutboxChannel(session, self.now), True,
                               self.settings.mail_from, self.now, self.settings.claim_seconds)
         return Dispatcher(self.sessions, lambda _session: channel, channel.transactional,
-                          self.settings.mail_from, self.now, self.settings.claim_seconds)
+                          self.settings.mail_from, self.now, self.settings.claim_seconds,
+                          in_flight=self.settings.send_concurrency)
 
     def close(self) -> None:
         self.engine.dispose()

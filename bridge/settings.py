@@ -48,6 +48,7 @@ class Settings:
     worker_poll_seconds: float = 2.0
     claim_seconds: int = 300
     send_timeout_seconds: float = 10.0
+    send_concurrency: int = 32
     embedded: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         worker_poll_seconds=_float(env, "WORKER_POLL_SECONDS", Settings.worker_poll_seconds),
         claim_seconds=_int(env, "CLAIM_SECONDS", Settings.claim_seconds),
         send_timeout_seconds=_float(env, "SEND_TIMEOUT_SECONDS", Settings.send_timeout_seconds),
+        send_concurrency=max(1, _int(env, "SEND_CONCURRENCY", Settings.send_concurrency)),
         embedded=embedded,
     )
 

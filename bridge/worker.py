@@ -20,7 +20,7 @@ from bridge.services.inbox import process_inbox
 from connectors.registry import CONNECTORS
 
 log = logging.getLogger(__name__)
-BATCH = 50
+BATCH = 64  # claimed per round: two chunks at the default SEND_CONCURRENCY
 
 
 @dataclass

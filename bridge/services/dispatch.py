@@ -41,7 +41,9 @@ class Dispatcher:
     mail_from: str
     now: Callable[[], datetime]
     claim_seconds: int = 300
-    in_flight: int = 16          # provider calls at once (each may take 100-300 ms on the real API)
+    # Provider calls at once (SEND_CONCURRENCY): the real API takes 100-300 ms a call, so
+    # this bounds a worker's rate; it is also how many a crash can leave as "unknown" (x2).
+    in_flight: int = 32
     counts: dict = field(default_factory=lambda: {o.value: 0 for o in Outcome})
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
