@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.backoff import backoff_delay
@@ -50,20 +50,40 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
         except TemplateRenderError as exc:
             step.status, step.reason, step.claim_token, step.updated_at = "failed", f"template: {exc}", None, now
             continue
-        message = messages.get(step.id) or Message(step_id=step.id, shop_id=shop.id, cart_id=cart.id, created_at=now)
-        message.channel, message.to_email, message.language, message.status = (
-            step.channel, cart.email, rendered.language, "sending")
-        message.subject, message.html, message.text = rendered.subject, rendered.html, rendered.text
-        session.add(message)
-        ready.append((step, cart, shop, message))
+        content = dict(channel=step.channel, to_email=cart.email, language=rendered.language, status="sending",
+                       subject=rendered.subject, html=rendered.html, text=rendered.text)
+        ready.append((step, cart, shop, content))
+    message_ids = _save_messages(session, ready, messages, now)
+    attempt_ids = _insert_returning(session, MessageAttempt, [
+        dict(message_id=mid, number=attempts.get(mid, 0) + 1, started_at=now) for mid in message_ids])
+    return [PreparedSend(step.id, attempt_id, _outbound(mid, step, cart, shop, content, mail_from))
+            for (step, cart, shop, content), mid, attempt_id in zip(ready, message_ids, attempt_ids)]
+
+
+def _save_messages(session: Session, ready: list, existing: dict, now: datetime) -> list[int]:
+    """One message per step: a retry reuses (and refreshes) its row, a first attempt inserts one."""
+    new_rows = [dict(step_id=step.id, shop_id=shop.id, cart_id=cart.id, created_at=now, **content)
+                for step, cart, shop, content in ready if step.id not in existing]
+    new_ids = iter(_insert_returning(session, Message, new_rows))
+    ids = []
+    for step, _cart, _shop, content in ready:
+        message = existing.get(step.id)
+        if message is None:
+            ids.append(next(new_ids))
+            continue
+        for name, value in content.items():
+            setattr(message, name, value)
+        ids.append(message.id)
     session.flush()
-    prepared = []
-    for step, cart, shop, message in ready:
-        attempt = MessageAttempt(message_id=message.id, number=attempts.get(message.id, 0) + 1, started_at=now)
-        session.add(attempt)
-        prepared.append((step, attempt, _outbound(message, step, cart, shop, mail_from)))
-    session.flush()
-    return [PreparedSend(step.id, attempt.id, outbound) for step, attempt, outbound in prepared]
+    return ids
+
+
+def _insert_returning(session: Session, model: type, rows: list[dict]) -> list[int]:
+    """A Core executemany INSERT handing back the ids in row order (no ORM objects to track)."""
+    if not rows:
+        return []
+    table = model.__table__
+    return list(session.scalars(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows))
 
 
 def record_batch(session: Session, results: list[tuple[PreparedSend, SendResult, int]], now: datetime) -> None:
@@ -94,11 +114,13 @@ def _by_keys(rows: list[dict]) -> list[list[dict]]:
     return list(groups.values())
 
 
-def _outbound(message: Message, step: ReminderStep, cart: Cart, shop: Shop, mail_from: str) -> OutboundMessage:
+def _outbound(message_id: int, step: ReminderStep, cart: Cart, shop: Shop, content: dict,
+              mail_from: str) -> OutboundMessage:
     return OutboundMessage(
-        message_id=str(message.id), shop_id=shop.id, cart_id=cart.id, step=step.position,
+        message_id=str(message_id), shop_id=shop.id, cart_id=cart.id, step=step.position,
         to_email=cart.email, to_name=cart.first_name, from_email=shop.sender_email or mail_from,
-        from_name=shop.sender_name or shop.name, subject=message.subject, html=message.html, text=message.text)
+        from_name=shop.sender_name or shop.name, subject=content["subject"], html=content["html"],
+        text=content["text"])
 
 
 def _by_id(session: Session, model: type, ids: set[int], *options) -> dict:
