@@ -263,7 +263,7 @@ def _merge(parts: list[LoadResult]) -> LoadResult:
 def _report(kind: str, url: str, results: dict, ratio: float,
             ratios: list[float]) -> tuple[list[list[object]], bool]:
     rows = [timed.row(kind, target) for target, (_warm, timed) in results.items()]
-    base, intake = results["baseline"][1], results["intake"][1]
+    intake = results["intake"][1]
     print(f"{kind}: per-round intake/baseline ratios {', '.join(f'{r:.2f}' for r in ratios)}; median below")
     p99 = percentile([1000 * x for x in intake.latencies], 99)
     stored, intact = stored_rows(url), True

@@ -22,10 +22,6 @@ class CartState(str, enum.Enum):
     SUPPRESSED = "suppressed"    # no reminders allowed (no contact, opted out, ...)
     REMOVED = "removed"          # deleted/cancelled/refunded on the platform
 
-    @property
-    def is_final(self) -> bool:
-        return self not in (CartState.OPEN, CartState.ABANDONED)
-
 
 @dataclass(frozen=True)
 class Contact:
@@ -33,11 +29,6 @@ class Contact:
     phone: str | None = None
     first_name: str | None = None
     customer_id: str | None = None  # the platform's customer id, as a string
-
-    @property
-    def reachable(self) -> bool:
-        """True when some channel can reach this contact (email only, for now)."""
-        return bool(self.email)
 
 
 @dataclass(frozen=True)
