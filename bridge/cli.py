@@ -71,6 +71,8 @@ def worker(once: bool) -> None:
               help="keep web and worker running after the demo webhooks")
 def demo(port: int, keep_running: bool) -> None:
     """Run the whole loop on SQLite with a demo shop and signed sample webhooks."""
+    import logging
+    logging.getLogger().setLevel(logging.WARNING)  # the demo prints its own story; problems still show
     from bridge.demo import run_demo
     sys.exit(run_demo(port=port, keep_running=keep_running))
 

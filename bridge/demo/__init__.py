@@ -9,7 +9,6 @@ right after the first reminder: the demo shows their sequence stop.
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 import threading
@@ -35,7 +34,6 @@ DEMO_SEQUENCE = SequenceSettings(0, (StepSetting(1, 0), StepSetting(2, 1), StepS
 
 
 def run_demo(*, port: int, keep_running: bool) -> int:
-    logging.getLogger().setLevel(logging.WARNING)  # the demo prints its own story; problems still show
     settings = load_settings()
     runtime = Runtime.from_settings(settings)
     upgrade(runtime.engine)
