@@ -88,3 +88,19 @@ def test_upgrading_twice_is_a_no_op_that_keeps_the_data(empty_engine):
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar_one() == 1
         assert conn.execute(select(Shop.domain)).scalars().all() == ["kept.myshopify.com"]
+
+
+def test_large_postgresql_columns_use_lz4_compression(empty_engine):
+    # given a fresh database upgraded to head
+    upgrade(empty_engine)
+    if empty_engine.dialect.name != "postgresql":
+        # then on SQLite there is nothing to configure, and the tables are still there
+        assert {"messages", "webhook_deliveries"} <= table_names(empty_engine)
+        return
+    # then rendered messages and raw webhook bodies are compressed with LZ4, not pglz
+    with empty_engine.connect() as conn:
+        methods = dict(conn.execute(text(
+            "SELECT attrelid::regclass::text || '.' || attname, attcompression FROM pg_attribute "
+            "WHERE attrelid IN ('messages'::regclass, 'webhook_deliveries'::regclass) "
+            "AND attname IN ('html', 'body')")).all())
+    assert methods == {"messages.html": "l", "webhook_deliveries.body": "l"}
