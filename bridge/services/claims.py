@@ -85,16 +85,20 @@ def _ineligible(session: Session, cart: Cart, shop_inactive: bool, orders: list[
 def _recorded_orders(session: Session, carts: list[Cart]) -> list[Order]:
     """The last line of defence: orders for these carts that arrived in concurrent transactions.
 
-    One query for the batch, each branch led by shop_id so every branch can use an index;
-    the exact rule per cart is ``_order_is_for``.
+    One query per way an order can name a cart, each matching one (shop_id, ...) index
+    exactly, so the cost stays flat however many orders are stored; the exact rule per
+    cart is ``_order_is_for``.
     """
     shops = {c.shop_id for c in carts}
-    branches = [and_(Order.shop_id.in_(shops), Order.checkout_ref.in_({c.external_id for c in carts})),
-                and_(Order.shop_id.in_(shops), Order.email.in_({c.email for c in carts if c.email}))]
-    tokens = {c.cart_token for c in carts if c.cart_token}
-    if tokens:
-        branches.append(and_(Order.shop_id.in_(shops), Order.cart_token.in_(tokens)))
-    return list(session.scalars(select(Order).where(or_(*branches))))
+    keys = ((Order.checkout_ref, {c.external_id for c in carts}),
+            (Order.cart_token, {c.cart_token for c in carts if c.cart_token}),
+            (Order.email, {c.email for c in carts if c.email}))
+    found: dict[int, Order] = {}
+    for column, values in keys:
+        if values:
+            found.update((o.id, o) for o in session.scalars(
+                select(Order).where(Order.shop_id.in_(shops), column.in_(values))))
+    return list(found.values())
 
 
 def _order_is_for(order: Order, cart: Cart) -> bool:
