@@ -13,6 +13,19 @@ from datetime import datetime
 from decimal import Decimal
 
 
+def _check(owner: str, values: dict[str, tuple[str | None, int]], currency: str | None = None) -> None:
+    """Refuse what the store cannot hold, naming the field (the tables' limits).
+
+    Every connector hands its values over here, so an odd payload becomes a dead
+    letter with a reason at once, on every database, instead of a storage error.
+    """
+    for name, (value, limit) in values.items():
+        if value is not None and len(value) > limit:
+            raise UnprocessableDelivery(f"{owner}.{name} is longer than {limit} characters")
+    if currency is not None and not (len(currency) == 3 and currency.isascii() and currency.isupper()):
+        raise UnprocessableDelivery(f"{owner}.currency is not an ISO 4217 code: {currency[:12]!r}")
+
+
 class CartState(str, enum.Enum):
     OPEN = "open"                # seen, still within the idle threshold
     ABANDONED = "abandoned"      # idle past the threshold: reminders are going out
@@ -30,6 +43,10 @@ class Contact:
     first_name: str | None = None
     customer_id: str | None = None  # the platform's customer id, as a string
 
+    def __post_init__(self) -> None:
+        _check("contact", {"email": (self.email, 320), "phone": (self.phone, 64),
+                           "first_name": (self.first_name, 255), "customer_id": (self.customer_id, 64)})
+
 
 @dataclass(frozen=True)
 class LineItem:
@@ -42,6 +59,10 @@ class LineItem:
     sku: str | None = None
     image_url: str | None = None
     product_url: str | None = None
+
+    def __post_init__(self) -> None:
+        _check("line_item", {"product_id": (self.product_id, 64), "variant_id": (self.variant_id, 64),
+                             "sku": (self.sku, 255)})
 
     @property
     def line_total(self) -> Decimal:
@@ -69,6 +90,10 @@ class CartSnapshot:
     recovery_url: str | None = None
     accepts_marketing: bool | None = None
 
+    def __post_init__(self) -> None:
+        _check("checkout", {"external_id": (self.external_id, 255), "cart_token": (self.cart_token, 255),
+                            "locale": (self.locale, 35)}, self.currency)
+
 
 @dataclass(frozen=True)
 class OrderInfo:
@@ -86,6 +111,11 @@ class OrderInfo:
     cart_token: str | None = None
     email: str | None = None
     customer_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check("order", {"order_id": (self.order_id, 64), "checkout_ref": (self.checkout_ref, 255),
+                         "cart_token": (self.cart_token, 255), "email": (self.email, 320),
+                         "customer_id": (self.customer_id, 64)}, self.currency)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import traceback
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
@@ -132,7 +133,9 @@ def _record_failure(factory: sessionmaker[Session], delivery_id: int, exc: Excep
         delivery.claimed_until = now + timedelta(seconds=backoff_delay(delivery.attempts, base=5, cap=600))
         if delivery.attempts >= MAX_ATTEMPTS:
             delivery.status = "dead"
-        # exc_info is safe to log: engines hide SQL parameters (see bridge.db.engine).
-        log.error("delivery processing failed", exc_info=exc,
+        # The type and the frames, never the exception's message: that could quote a
+        # value from the payload (engines also hide SQL parameters, see bridge.db.engine).
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        log.error("delivery processing failed: %s\n%s", type(exc).__name__, frames,
                   extra={"delivery_id": delivery.id, "code": "delivery_error"})
     return "errors"

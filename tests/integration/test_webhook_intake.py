@@ -123,3 +123,16 @@ def test_signed_delivery_without_a_topic_is_kept_as_a_dead_letter(runtime, clien
     assert response.status_code == 200
     [delivery] = _deliveries(runtime)
     assert delivery.status == "dead" and "topic" in delivery.reason.lower()
+
+
+def test_a_signed_checkout_with_an_odd_currency_is_dead_lettered_at_once(runtime, client, clock):
+    # given a correctly signed checkout whose currency is not an ISO code
+    add_shopify_shop(runtime)
+    payload = {**checkout("tok-odd", clock()), "currency": "EURO", "presentment_currency": "EURO"}
+    post_shopify(client, "checkouts/create", payload, webhook_id="odd")
+    # when it is processed once
+    run(runtime, once=True)
+    # then it is kept as a dead letter naming the field, on every database, not retried
+    [delivery] = _deliveries(runtime)
+    assert (delivery.status, delivery.attempts) == ("dead", 1)
+    assert "currency" in delivery.reason
