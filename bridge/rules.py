@@ -86,6 +86,17 @@ def order_matches_by_contact(order: OrderInfo, email: str | None, customer_id: s
     return same_person and order.placed_at - window <= last_activity <= order.placed_at
 
 
+def order_is_for_cart(order, *, external_id: str, cart_token: str | None, email: str | None,
+                      customer_id: str | None, last_activity: datetime, window: timedelta) -> bool:
+    """The one rule for "this order is that cart's purchase": the order names the checkout
+    or the cart token, else the same person ordered after this cart's last activity."""
+    if order.checkout_ref and order.checkout_ref == external_id:
+        return True
+    if cart_token and order.cart_token == cart_token:
+        return True
+    return order_matches_by_contact(order, email, customer_id, last_activity, window)
+
+
 def validate_sequence(sequence: SequenceSettings) -> list[tuple[str, str]]:
     """Field errors as (field, reason); empty when the sequence is usable."""
     errors: list[tuple[str, str]] = []

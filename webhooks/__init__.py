@@ -7,12 +7,12 @@ in the request: the worker does that from the inbox.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 
 from flask import Blueprint, abort, current_app, request
 from bridge.model import Envelope, UnprocessableDelivery
 from bridge.services.inbox import store_delivery
+from connectors._parse import raw_digest_key
 from connectors.registry import get_connector
 from webhooks.shops import ShopDirectory
 
@@ -61,8 +61,7 @@ def _envelope(connector, platform: str, shop_key: str, raw: bytes) -> tuple[Enve
     try:
         return connector.read_envelope(shop_key, request.headers, raw), None
     except UnprocessableDelivery as exc:
-        key = "sha256:" + hashlib.sha256(raw).hexdigest()
-        return Envelope(platform, shop_key, "(unidentified)", key), exc.reason
+        return Envelope(platform, shop_key, "(unidentified)", raw_digest_key(raw)), exc.reason
 
 
 def _read_capped(cap: int) -> bytes:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.db.tables import Cart, CartItem, Order, ReminderStep, Shop
 from bridge.db.upsert import insert_ignore
 from bridge.model import (CartConverted, CartObserved, CartRemoved, CartSnapshot, CartState, Event,
                           OrderInfo)
-from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, is_stale,
+from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, is_stale, order_is_for_cart,
                           order_matches_by_contact, plan_steps)
 from bridge.services.shops import sequence_of
 
@@ -57,7 +57,7 @@ def convert(session: Session, shop: Shop, event: CartConverted, now: datetime) -
     # orders/create, or a later order reusing a cart token).
     by_token = [c for c in _carts_by_token(session, shop.id, order.checkout_ref, order.cart_token)
                 if c.state not in CLOSED_BY_ORDER]
-    window = timedelta(minutes=shop.order_match_window_minutes)
+    window = match_window(shop)
     by_contact = [c for c in _carts_by_contact(session, shop.id, order)
                   if c not in by_token and _contact_matches(order, c, window)]
     # The customer bought: every open cart of theirs from before the order stops, not
@@ -177,17 +177,37 @@ def _contact_matches(order: OrderInfo, cart: Cart, window: timedelta) -> bool:
     return order_matches_by_contact(order, cart.email, cart.customer_id, cart.platform_updated_at, window)
 
 
+def orders_naming(session: Session, carts: list[Cart]) -> list[Order]:
+    """Orders that may be these carts' purchases; ``order_for`` decides which is whose.
+
+    One query per way an order can name a cart, each matching one (shop_id, ...) index,
+    so the cost stays flat however many orders are stored.
+    """
+    shops, since = {c.shop_id for c in carts}, min(c.platform_updated_at for c in carts)
+    keys = ((Order.checkout_ref, {c.external_id for c in carts}, False),
+            (Order.cart_token, {c.cart_token for c in carts if c.cart_token}, False),
+            (Order.email, {c.email for c in carts if c.email}, True),
+            (Order.customer_id, {c.customer_id for c in carts if c.customer_id}, True))
+    found: dict[int, Order] = {}
+    for column, values, by_contact in keys:
+        if values:
+            query = select(Order).where(Order.shop_id.in_(shops), column.in_(values))
+            if by_contact:  # an order placed before every one of these carts names none of them
+                query = query.where(Order.placed_at >= since)
+            found.update((o.id, o) for o in session.scalars(query))
+    return list(found.values())
+
+
+def order_for(cart: Cart, orders: list[Order], window: timedelta) -> Order | None:
+    return next((o for o in orders if o.shop_id == cart.shop_id and order_is_for_cart(
+        o, external_id=cart.external_id, cart_token=cart.cart_token, email=cart.email,
+        customer_id=cart.customer_id, last_activity=cart.platform_updated_at, window=window)), None)
+
+
+def match_window(shop: Shop) -> timedelta:
+    return timedelta(minutes=shop.order_match_window_minutes)
+
+
 def _order_for(session: Session, shop: Shop, cart: Cart) -> Order | None:
-    """An order we already hold for this cart: by token, else by contact within the window."""
-    # shop_id sits inside every branch so SQLite can use one index per branch.
-    same_shop = Order.shop_id == shop.id
-    branches = [and_(same_shop, Order.checkout_ref == cart.external_id)]
-    if cart.cart_token:
-        branches.append(and_(same_shop, Order.cart_token == cart.cart_token))
-    window = timedelta(minutes=shop.order_match_window_minutes)
-    in_window = (Order.placed_at >= cart.platform_updated_at, Order.placed_at <= cart.platform_updated_at + window)
-    if cart.email:
-        branches.append(and_(same_shop, Order.email == cart.email, *in_window))
-    if cart.customer_id:
-        branches.append(and_(same_shop, Order.customer_id == cart.customer_id, *in_window))
-    return session.scalars(select(Order).where(or_(*branches)).limit(1)).first()
+    """An order we already hold for this cart (it arrived before its checkout)."""
+    return order_for(cart, orders_naming(session, [cart]), match_window(shop))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bridge.db.tables import Cart, Message, MessageAttempt, Order, ReminderStep, Shop
 from bridge.model import CartState
-from bridge.services.carts import close_converted
+from bridge.services.carts import close_converted, match_window, order_for, orders_naming
 
 LIVE_STATES = (CartState.OPEN.value, CartState.ABANDONED.value)
 
@@ -39,16 +39,16 @@ def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, 
     postgres = session.get_bind().dialect.name == "postgresql"
     cart_query = select(Cart).where(Cart.id.in_({s.cart_id for s in steps}))
     carts = {c.id: c for c in session.scalars(cart_query.with_for_update() if postgres else cart_query)}
-    inactive = set(session.scalars(select(Shop.id).where(Shop.id.in_({s.shop_id for s in steps}),
-                                                         Shop.status != "active")))
-    orders = _recorded_orders(session, list(carts.values()))
+    shops = {s.id: s for s in session.scalars(select(Shop).where(Shop.id.in_({s.shop_id for s in steps})))}
+    # The last line of defence: an order for the cart that arrived in a concurrent transaction.
+    orders = orders_naming(session, list(carts.values()))
     in_flight = {} if transactional_channel else _in_flight(session, [s.id for s in steps if s.status == "claimed"])
     expires, claimed = now + timedelta(seconds=claim_seconds), []
     for step in steps:
         if step.id in in_flight:
             _settle_in_flight(session, step, in_flight[step.id], now)
             continue
-        reason = _ineligible(session, carts[step.cart_id], step.shop_id in inactive, orders, now)
+        reason = _ineligible(session, carts[step.cart_id], shops[step.shop_id], orders, now)
         if reason:
             _settle(step, "skipped" if reason != "converted" else "cancelled", reason, now)
             continue
@@ -67,46 +67,19 @@ def _candidates(session: Session, now: datetime, limit: int) -> list[ReminderSte
     return list(session.scalars(query))
 
 
-def _ineligible(session: Session, cart: Cart, shop_inactive: bool, orders: list[Order], now: datetime) -> str | None:
+def _ineligible(session: Session, cart: Cart, shop: Shop, orders: list[Order], now: datetime) -> str | None:
     """Why this cart's step must not be sent now, or None."""
     if cart.state not in LIVE_STATES:
         return "cart " + cart.state
     if not cart.email:
         return "no email address"
-    if shop_inactive:
+    if shop.status != "active":
         return "shop not active"
-    order = next((o for o in orders if _order_is_for(o, cart)), None)
+    order = order_for(cart, orders, match_window(shop))
     if order is not None:  # the order raced the checkout in a concurrent transaction
         close_converted(session, cart, order, now)
         return "converted"
     return None
-
-
-def _recorded_orders(session: Session, carts: list[Cart]) -> list[Order]:
-    """The last line of defence: orders for these carts that arrived in concurrent transactions.
-
-    One query per way an order can name a cart, each matching one (shop_id, ...) index
-    exactly, so the cost stays flat however many orders are stored; the exact rule per
-    cart is ``_order_is_for``.
-    """
-    shops = {c.shop_id for c in carts}
-    keys = ((Order.checkout_ref, {c.external_id for c in carts}),
-            (Order.cart_token, {c.cart_token for c in carts if c.cart_token}),
-            (Order.email, {c.email for c in carts if c.email}))
-    found: dict[int, Order] = {}
-    for column, values in keys:
-        if values:
-            found.update((o.id, o) for o in session.scalars(
-                select(Order).where(Order.shop_id.in_(shops), column.in_(values))))
-    return list(found.values())
-
-
-def _order_is_for(order: Order, cart: Cart) -> bool:
-    if order.shop_id != cart.shop_id:
-        return False
-    return (order.checkout_ref == cart.external_id
-            or bool(cart.cart_token and order.cart_token == cart.cart_token)
-            or bool(cart.email and order.email == cart.email and order.placed_at >= cart.platform_updated_at))
 
 
 def _in_flight(session: Session, step_ids: list[int]) -> dict[int, MessageAttempt]:
