@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bridge.config_discounts import parse_discount
+from bridge.discounts import EXPIRY_TEMPLATE_STEP
 from bridge.rules import SequenceSettings, StepSetting, validate_sequence
 from bridge.templating import SUPPORTED_LANGUAGES, TemplateSource, check_template
 
@@ -78,8 +80,9 @@ def _steps(raw, errors: Errors) -> tuple[StepSetting, ...]:
         enabled = item.get("enabled", True)
         if not isinstance(enabled, bool):
             errors.append((f"steps[{index}].enabled", "must be true or false"))
+        discount = parse_discount(item.get("discount"), f"steps[{index}].discount", errors)
         if delay is not None:
-            steps.append(StepSetting(index + 1, delay, item.get("channel", "email"), enabled is not False))
+            steps.append(StepSetting(index + 1, delay, item.get("channel", "email"), enabled is not False, discount))
     return tuple(steps)
 
 
@@ -119,6 +122,10 @@ _FIELD_CHECKS = {
         None if v is None or "@" in v else "must be an email address, or null"),
     "order_match_window_minutes": lambda v: None if isinstance(v, int) and not isinstance(v, bool)
     and 0 <= v <= 90 * 24 * 60 else "must be a whole number of minutes between 0 and 129600",
+    "send_without_discount": lambda v: None if isinstance(v, bool) else "must be true or false",
+    "expiry_reminder_hours": lambda v: None if v is None or (isinstance(v, int) and not isinstance(v, bool)
+                                                             and 1 <= v <= 24 * 30)
+    else "must be a whole number of hours between 1 and 720, or null (off)",
 }
 
 
@@ -139,8 +146,10 @@ def _templates(raw, step_count: int, errors: Errors) -> tuple[TemplateSetting, .
             continue
         if item["language"] not in SUPPORTED_LANGUAGES:
             errors.append((f"{where}.language", f"must be one of {', '.join(SUPPORTED_LANGUAGES)}"))
-        if not isinstance(item["step"], int) or not 1 <= item["step"] <= max(step_count, 1):
-            errors.append((f"{where}.step", f"must be a step number from 1 to {max(step_count, 1)}"))
+        if not isinstance(item["step"], int) or not (1 <= item["step"] <= max(step_count, 1)
+                                                     or item["step"] == EXPIRY_TEMPLATE_STEP):
+            errors.append((f"{where}.step", f"must be a step number from 1 to {max(step_count, 1)}, "
+                                            f"or {EXPIRY_TEMPLATE_STEP} (code expires soon)"))
         source = TemplateSource(item["subject"], item["html"], item["text"])
         errors.extend((f"{where}.{p.field}", f"line {p.line}: {p.message}" if p.line else p.message)
                       for p in check_template(source))

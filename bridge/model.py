@@ -111,8 +111,11 @@ class OrderInfo:
     cart_token: str | None = None
     email: str | None = None
     customer_id: str | None = None
+    discount_codes: tuple[str, ...] = ()   # codes applied to the order, as the platform spells them
 
     def __post_init__(self) -> None:
+        for code in self.discount_codes:
+            _check("order", {"discount_code": (code, 64)})
         _check("order", {"order_id": (self.order_id, 64), "checkout_ref": (self.checkout_ref, 255),
                          "cart_token": (self.cart_token, 255), "email": (self.email, 320),
                          "customer_id": (self.customer_id, 64)}, self.currency)

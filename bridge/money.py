@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_time, get_datetime_format
 from babel.numbers import format_currency
+from babel.numbers import format_percent as _babel_percent
 
 FALLBACK_LOCALE = "en"
 
@@ -83,3 +84,13 @@ def format_datetime_local(dt: datetime, locale: str, tz_name: str) -> str:
     time_part = format_time(local, "short", tzinfo=None, locale=babel_locale)
     date_part = format_date(local, "medium", locale=babel_locale)
     return glue.replace("{0}", time_part).replace("{1}", date_part)
+
+
+def format_percent(percent: Decimal, locale: str) -> str:
+    """``percent`` (10 means 10%) as ``locale`` writes it: "10%" (en), "10 %" (ru, with U+00A0).
+
+    Fractions are kept (12.5%): a merchant's "12.5% off" must not read as 12% or 13%.
+    """
+    if not isinstance(percent, Decimal):
+        raise TypeError(f"percent must be a Decimal, not {type(percent).__name__}")
+    return _babel_percent(percent / 100, locale=parse_locale(locale), decimal_quantization=False)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bridge.discounts import DEFAULT_STEP_DISCOUNT, NO_DISCOUNT, DiscountSetting, validate_discount
 from bridge.model import CartState, OrderInfo
 
 MAX_DELAY_MINUTES = 60 * 24 * 90
@@ -22,6 +23,7 @@ class StepSetting:
     delay_minutes: int         # after the customer left
     channel: str = "email"
     enabled: bool = True
+    discount: DiscountSetting = NO_DISCOUNT
 
 
 @dataclass(frozen=True)
@@ -32,7 +34,7 @@ class SequenceSettings:
 
 DEFAULT_SEQUENCE = SequenceSettings(
     abandon_after_minutes=60,
-    steps=(StepSetting(1, 60), StepSetting(2, 24 * 60), StepSetting(3, 72 * 60)),
+    steps=(StepSetting(1, 60), StepSetting(2, 24 * 60, discount=DEFAULT_STEP_DISCOUNT), StepSetting(3, 72 * 60)),
 )
 
 
@@ -109,6 +111,11 @@ def validate_sequence(sequence: SequenceSettings) -> list[tuple[str, str]]:
             errors.append((f"steps[{index}].delay_minutes", f"must be between 0 and {MAX_DELAY_MINUTES}"))
         if step.channel != "email":
             errors.append((f"steps[{index}].channel", "only 'email' is supported"))
+        errors += validate_discount(step.discount, f"steps[{index}].discount")
+    if sequence.steps and sequence.steps[0].discount.active:
+        # The field's practice: a code in the first reminder teaches customers to leave
+        # carts behind to get one.
+        errors.append(("steps[0].discount", "the first reminder carries no discount; offer it in a later step"))
     delays = [s.delay_minutes for s in sequence.steps]
     if delays != sorted(delays):
         errors.append(("steps", "delays must not decrease from one step to the next"))

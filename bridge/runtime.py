@@ -5,6 +5,7 @@ the CLI and the worker. Tests build one per database.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Callable
@@ -16,7 +17,9 @@ from bridge.channels.base import Channel
 from bridge.crypto import SecretBox
 from bridge.db.engine import make_engine, make_sessionmaker
 from bridge.services.dispatch import Dispatcher
+from bridge.services.store_access import StoreAccess
 from bridge.settings import Settings
+from connectors.base import PlatformHttp
 
 
 def utc_now() -> datetime:
@@ -30,12 +33,31 @@ class Runtime:
     sessions: sessionmaker[Session]
     box: SecretBox
     now: Callable[[], datetime] = utc_now
+    # The HTTP plumbing for shops' APIs; built on first use, injected by tests.
+    platform_http: PlatformHttp | None = None
+    _owns_http: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings, *, pool_size: int = 5,
                       now: Callable[[], datetime] = utc_now) -> "Runtime":
         engine = make_engine(settings.database_url, pool_size=pool_size)
         return cls(settings, engine, make_sessionmaker(engine), SecretBox(settings.encryption_keys), now)
+
+    def store_access(self) -> StoreAccess:
+        """Reaching shops' own APIs (discount codes), with token refresh."""
+        if self.platform_http is None:
+            import httpx
+            self.platform_http = PlatformHttp(httpx.Client(timeout=self.settings.platform_timeout_seconds),
+                                              self.settings.platform_timeout_seconds,
+                                              self.settings.shopify_api_version)
+            self._owns_http = True
+        from connectors.registry import CONNECTORS
+        return StoreAccess(self.sessions, self.box, CONNECTORS, self.platform_http, self.settings.shopify_api_key,
+                           self.settings.shopify_api_secret, self.now)
+
+    def code_secret(self) -> bytes:
+        """The key behind discount codes: stable per installation, never stored with them."""
+        return hashlib.sha256(b"cartbridge discount codes:" + self.settings.secret_key.encode()).digest()
 
     def dispatcher(self, channel: Channel | None = None) -> Dispatcher:
         """The configured channel: SendGrid when a key is set, else the dev outbox."""
@@ -46,10 +68,14 @@ class Runtime:
         if channel is None:
             from bridge.channels.outbox import OutboxChannel
             return Dispatcher(self.sessions, lambda session: OutboxChannel(session, self.now), True,
-                              self.settings.mail_from, self.now, self.settings.claim_seconds)
+                              self.settings.mail_from, self.now, self.settings.claim_seconds,
+                              access=self.store_access(), code_secret=self.code_secret())
         return Dispatcher(self.sessions, lambda _session: channel, channel.transactional,
                           self.settings.mail_from, self.now, self.settings.claim_seconds,
-                          in_flight=self.settings.send_concurrency)
+                          in_flight=self.settings.send_concurrency, access=self.store_access(),
+                          code_secret=self.code_secret())
 
     def close(self) -> None:
+        if self.platform_http is not None and self._owns_http:
+            self.platform_http.shopify.close()
         self.engine.dispose()

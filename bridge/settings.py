@@ -49,6 +49,8 @@ class Settings:
     claim_seconds: int = 300
     send_timeout_seconds: float = 10.0
     send_concurrency: int = 32
+    platform_timeout_seconds: float = 10.0
+    shopify_api_version: str = "2026-10"
     embedded: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -93,6 +95,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         claim_seconds=_int(env, "CLAIM_SECONDS", Settings.claim_seconds),
         send_timeout_seconds=_float(env, "SEND_TIMEOUT_SECONDS", Settings.send_timeout_seconds),
         send_concurrency=max(1, _int(env, "SEND_CONCURRENCY", Settings.send_concurrency)),
+        platform_timeout_seconds=_float(env, "PLATFORM_TIMEOUT_SECONDS", Settings.platform_timeout_seconds),
+        shopify_api_version=env.get("SHOPIFY_API_VERSION", Settings.shopify_api_version),
         embedded=embedded,
     )
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
+from bridge.discounts import EXPIRY_STEP_OFFSET, DiscountOffer
 from bridge.model import CartSnapshot
-from bridge.templating_context import sample_cart, template_variables
+from bridge.templating_context import sample_cart, sample_discount, template_variables
 from bridge.templating_sandbox import error_line, error_message, render_source
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk", "bg", "kk")
@@ -73,13 +74,17 @@ def choose_language(customer_locale: str | None, shop_language: str | None) -> s
 
 @lru_cache(maxsize=64)
 def default_template(step: int, language: str) -> TemplateSource:
-    """The shipped template for ``step`` in ``language``; steps past 3 reuse the last one."""
+    """The shipped template for ``step`` in ``language``; steps past 3 reuse the last one.
+
+    Positions from ``EXPIRY_STEP_OFFSET`` (100) up are "your code expires soon"
+    reminders, which share the ``expiring`` template.
+    """
     if step < 1:
         raise ValueError(f"reminder steps start at 1, got {step}")
     if language not in SUPPORTED_LANGUAGES:
         raise ValueError(f"no default templates for language {language!r}")
     folder = resources.files("bridge") / "templates_default" / language
-    name = f"step{min(step, LAST_DEFAULT_STEP)}"
+    name = "expiring" if step >= EXPIRY_STEP_OFFSET else f"step{min(step, LAST_DEFAULT_STEP)}"
     texts = [(folder / f"{name}.{field}.liquid").read_text(encoding="utf-8") for field in FIELDS]
     return TemplateSource(*texts)
 
@@ -124,6 +129,7 @@ def render_reminder(
     unsubscribe_url: str | None = None,
     override: TemplateSource | None = None,
     tz_name: str = "UTC",
+    discount: DiscountOffer | None = None,
 ) -> RenderedMessage:
     """Render reminder ``step`` for ``cart``: the merchant's override or our default.
 
@@ -134,7 +140,7 @@ def render_reminder(
     source = override if override is not None else default_template(step, language)
     variables = template_variables(
         cart, step=step, language=language, shop_name=shop_name,
-        recovery_url=recovery_url, unsubscribe_url=unsubscribe_url, tz_name=tz_name,
+        recovery_url=recovery_url, unsubscribe_url=unsubscribe_url, tz_name=tz_name, discount=discount,
     )
     return _render_all(source, variables, language)
 
@@ -149,6 +155,7 @@ def check_template(source: TemplateSource, language: str = FALLBACK_LANGUAGE) ->
     variables = template_variables(
         sample_cart(), step=1, language=language, shop_name="Sample Shop",
         recovery_url=None, unsubscribe_url="https://example.com/unsubscribe", tz_name="UTC",
+        discount=sample_discount(),
     )
     problems = []
     for field in FIELDS:

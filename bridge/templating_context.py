@@ -11,8 +11,9 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from urllib.parse import urlsplit
 
+from bridge.discounts import DiscountKind, DiscountOffer
 from bridge.model import CartSnapshot, Contact, LineItem
-from bridge.money import format_datetime_local, format_money
+from bridge.money import format_datetime_local, format_money, format_percent
 
 
 def money_locale(customer_locale: str | None, language: str) -> str:
@@ -67,6 +68,22 @@ def _cart_variables(cart: CartSnapshot, locale: str, tz_name: str) -> dict[str, 
     }
 
 
+NO_DISCOUNT_VARIABLES = {"code": "", "kind": "", "value": "", "expires_at": "", "free_shipping": False}
+
+
+def discount_variables(offer: DiscountOffer | None, locale: str, tz_name: str) -> dict[str, object]:
+    """``discount.*``: the code, its value formatted ("10%", "5,00 €"; "" for free
+    shipping, which templates word themselves via ``discount.free_shipping``) and the
+    expiry in the customer's locale. All blank when the step carries no code."""
+    if offer is None:
+        return dict(NO_DISCOUNT_VARIABLES)
+    values = {DiscountKind.PERCENTAGE: lambda: format_percent(offer.value, locale),
+              DiscountKind.FIXED_AMOUNT: lambda: format_money(offer.value, offer.currency, locale)}
+    return {"code": offer.code, "kind": offer.kind.value, "value": values.get(offer.kind, lambda: "")(),
+            "expires_at": format_datetime_local(offer.expires_at, locale, tz_name),
+            "free_shipping": offer.kind == DiscountKind.FREE_SHIPPING}
+
+
 def template_variables(
     cart: CartSnapshot,
     *,
@@ -76,10 +93,12 @@ def template_variables(
     recovery_url: str | None,
     unsubscribe_url: str | None,
     tz_name: str,
+    discount: DiscountOffer | None = None,
 ) -> dict[str, object]:
     """Everything a reminder template may use, already formatted for display."""
     locale = money_locale(cart.locale, language)
     return {
+        "discount": discount_variables(discount, locale, tz_name),
         "customer": {"first_name": (cart.contact.first_name or "").strip()},
         "shop": {"name": shop_name.strip()},
         "cart": _cart_variables(cart, locale, tz_name),
@@ -108,3 +127,9 @@ def sample_cart(currency: str = "USD") -> CartSnapshot:
         updated_at=datetime(2025, 1, 15, 12, 0, tzinfo=timezone.utc),
         recovery_url="https://example.com/checkouts/sample/recover",
     )
+
+
+def sample_discount(currency: str = "USD") -> DiscountOffer:
+    """The code shown when trial-rendering a template (a discount block must render too)."""
+    return DiscountOffer(code="CB-SAMPLE2345", kind=DiscountKind.PERCENTAGE, value=Decimal("10"),
+                         currency=currency, expires_at=datetime(2025, 1, 18, 12, 0, tzinfo=timezone.utc))

@@ -161,4 +161,14 @@ def order(envelope: Envelope, payload: dict) -> Event:
         email=p.first(p.email(payload.get("email")), p.email(payload.get("contact_email")),
                       p.email(customer.get("email"))),
         customer_id=p.ident(customer.get("id")),
+        discount_codes=_codes(payload.get("discount_codes"), "discount_codes"),
     ))
+
+
+def _codes(entries, field: str) -> tuple[str, ...]:
+    """``discount_codes: [{"code": "CB-...", "amount": "10.00", "type": "percentage"}]``."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise UnprocessableDelivery(f"{field} is not a list")
+    return tuple(code for e in entries if isinstance(e, dict) and (code := p.text(e.get("code"))))

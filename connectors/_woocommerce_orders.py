@@ -128,6 +128,9 @@ def _converted(order: dict) -> Event:
         checkout_ref=order_id,  # the order id *is* the cart's external_id on WooCommerce
         email=contact.email,
         customer_id=contact.customer_id,
+        # coupon_lines: [{"id": 9, "code": "cb-7kq2m9xh4d", "discount": "10.00", ...}]
+        discount_codes=tuple(code for line in order.get("coupon_lines") or () if isinstance(line, dict)
+                             and (code := p.text(line.get("code")))),
     ))
 
 

@@ -5,9 +5,13 @@ signature and normalizing a payload do no I/O, so they are unit-tested on fixtur
 """
 from __future__ import annotations
 
+import enum
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Callable, Mapping, Protocol, Sequence
 
-from bridge.model import Envelope, Event, Verification
+from bridge.discounts import DiscountSpec
+from bridge.model import Envelope, Event, LineItem, Verification
 
 Normalizer = Callable[[Envelope, Any], "Event | None"]
 
@@ -36,3 +40,80 @@ class Connector(Protocol):
         Raises ``UnprocessableDelivery`` (with a reason) for unknown topics or payloads
         that lack what the topic needs.
         """
+
+    def store_client(self, credentials: "StoreCredentials", http: "PlatformHttp") -> "StoreClient":
+        """The shop's API client (discount codes); does no I/O until a method is called."""
+
+    def discount_link(self, domain: str, recovery_url: str | None, code: str,
+                      items: Sequence[LineItem]) -> str | None:
+        """A link back to the customer's cart/checkout that applies ``code`` by itself,
+        or None when the platform has no such link for this cart (the code is then
+        shown in the message and the plain recovery link is used). Pure."""
+
+    def refresh_token(self, domain: str, tokens: "TokenSet", app_key: str, app_secret: str,
+                      http: "PlatformHttp") -> "TokenSet | str":
+        """New tokens from the refresh token (Shopify's expiring offline tokens), or an
+        error message. Platforms without expiring tokens return a message saying so."""
+
+
+# --- The store API: discount codes (and, later, webhook registration and sync) --------
+
+class CallOutcome(str, enum.Enum):
+    """What one store API operation came to, in terms the core can act on."""
+    DONE = "done"          # created / found / deleted
+    ABSENT = "absent"      # lookup: no such code; delete: already gone (both final, not errors)
+    EXISTS = "exists"      # create: the code is taken already (an earlier attempt of ours): look it up
+    RETRY = "retry"        # certainly not done (throttled, 429, 5xx, connect failure): try again later
+    UNKNOWN = "unknown"    # may have been done (read timeout, dropped connection): look up before creating
+    AUTH = "auth"          # 401: the access token expired or was revoked
+    REFUSED = "refused"    # the platform said no (validation, missing scope): needs a person
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    outcome: CallOutcome
+    platform_id: str | None = None        # Shopify discount node GID; WooCommerce coupon id
+    error: str | None = None              # the platform's own message, short, no secrets
+    retry_after: float | None = None      # seconds, when the platform said
+    calls: int = 1                        # HTTP requests this operation made (benchmarks count them)
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """What a client needs to call one shop's API, decrypted just before use."""
+    domain: str                           # myshopify domain, or the WooCommerce site URL
+    access_token: str | None = None       # Shopify
+    consumer_key: str | None = None       # WooCommerce
+    consumer_secret: str | None = None    # WooCommerce
+
+
+@dataclass
+class PlatformHttp:
+    """The HTTP plumbing platform clients share in one process (injected in tests).
+
+    ``shopify`` is handed to ``shopifyapp`` (its ``http_client``): one keep-alive
+    client per process. ``woocommerce_timeout`` goes to the ``woocommerce`` client.
+    """
+    shopify: Any                          # httpx.Client
+    timeout: float = 10.0
+    api_version: str = "2026-10"
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """An access token and, for expiring tokens, its refresh token (aware UTC times)."""
+    access_token: str
+    expires_at: datetime | None = None
+    refresh_token: str | None = None
+    refresh_token_expires_at: datetime | None = None
+
+
+class StoreClient(Protocol):
+    """One shop's API, as the discount service uses it. Implementations never raise for
+    HTTP or platform errors: every failure is a ``StoreResult`` with an outcome."""
+
+    def create_discount(self, spec: DiscountSpec) -> StoreResult: ...
+
+    def find_discount(self, code: str) -> StoreResult: ...
+
+    def delete_discount(self, platform_id: str) -> StoreResult: ...

@@ -39,6 +39,16 @@ class Shop(Base):
     consumer_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     webhook_secret_previous_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Shopify's expiring offline tokens: refreshed with the (rotating) refresh token.
+    access_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    refresh_token_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    refresh_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Discounts: what to do when the platform refuses a code, the optional
+    # "code expires soon" reminder, and the last refusal (shown by `shops status`).
+    send_without_discount: Mapped[bool] = mapped_column(Boolean, default=False)
+    expiry_reminder_hours: Mapped[int | None] = mapped_column(Integer)
+    discount_error: Mapped[str | None] = mapped_column(Text)
+    discount_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     steps: Mapped[list["SequenceStep"]] = relationship(
@@ -56,6 +66,12 @@ class SequenceStep(Base):
     delay_minutes: Mapped[int] = mapped_column(Integer)      # after abandonment
     channel: Mapped[str] = mapped_column(String(16), default="email")
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    discount_kind: Mapped[str] = mapped_column(String(16), default="none")
+    discount_value: Mapped[Decimal | None] = mapped_column(Money)
+    discount_valid_hours: Mapped[int] = mapped_column(Integer, default=72)
+    discount_minimum: Mapped[Decimal | None] = mapped_column(Money)
+    discount_new_customers_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    discount_code_prefix: Mapped[str] = mapped_column(String(12), default="CB-")
 
 
 class Template(Base):
@@ -163,7 +179,7 @@ class ReminderStep(Base):
     position: Mapped[int] = mapped_column(Integer)
     channel: Mapped[str] = mapped_column(String(16), default="email")
     due_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # pending|claimed|sent|cancelled|skipped|failed|unknown
+    # pending|claimed|sent|cancelled|skipped|failed|unknown|held (platform refused its code)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -249,3 +265,6 @@ class Order(Base):
     currency: Mapped[str] = mapped_column(String(3))
     placed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+from bridge.db.tables_discounts import Discount  # noqa: E402,F401  (its own module, for size)

@@ -28,7 +28,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bridge.channels.base import Channel, Outcome, SendResult
 from bridge.db.engine import unit_of_work
 from bridge.services.claims import claim_due_steps, new_claim_token
+from bridge.services.discount_codes import plan_codes, record_codes, run_code_job
 from bridge.services.outcomes import PreparedSend, prepare_batch, record_batch
+from bridge.services.store_access import StoreAccess
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,10 @@ class Dispatcher:
     # this bounds a worker's rate; it is also how many a crash can leave as "unknown" (x2).
     in_flight: int = 32
     counts: dict = field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    # Discount codes: created on the shop's platform before a step that offers one is
+    # rendered (None: steps go out without codes, e.g. in unit-level tests).
+    access: StoreAccess | None = None
+    code_secret: bytes = b""
     _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
 
     def dispatch_due(self, limit: int = 100) -> int:
@@ -65,8 +71,9 @@ class Dispatcher:
             self._pool = None
 
     def _send_in_one_transaction(self, ids: list[int], token: str) -> None:
+        self._secure_codes(ids, token)
         with unit_of_work(self.sessions) as session:
-            prepared = prepare_batch(session, ids, token, self.mail_from, self.now())
+            prepared = prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors())
             channel = self.channel_for(session)
             results = [(item, channel.send(item.outbound), 0) for item in prepared]
             record_batch(session, results, self.now())
@@ -78,22 +85,41 @@ class Dispatcher:
         So at most two chunks are ever between "attempt recorded" and "outcome recorded":
         what a crash can leave as ``unknown``.
         """
-        channel = self.channel_for(None)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="send")
+        channel, pool = self.channel_for(None), self._threads()
         in_flight: list[Future] = []
         for chunk in [*chunks, []]:
             prepared = self._prepare(chunk, token) if chunk else []
             finished = [future.result() for future in in_flight]
-            in_flight = [self._pool.submit(_timed, channel, item) for item in prepared]
+            in_flight = [pool.submit(_timed, channel, item) for item in prepared]
             if finished:
                 with unit_of_work(self.sessions) as session:
                     record_batch(session, finished, self.now())
                 self._count(finished)
 
     def _prepare(self, ids: list[int], token: str) -> list[PreparedSend]:
+        self._secure_codes(ids, token)
         with unit_of_work(self.sessions) as session:
-            return prepare_batch(session, ids, token, self.mail_from, self.now())
+            return prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors())
+
+    def _secure_codes(self, ids: list[int], token: str) -> None:
+        """Create the codes these steps offer (record intent, call the platforms, record outcome)."""
+        if self.access is None:
+            return
+        with unit_of_work(self.sessions) as session:
+            jobs = plan_codes(session, ids, token, self.code_secret, self.access, self.now())
+        if not jobs:
+            return
+        outcomes = list(self._threads().map(lambda job: run_code_job(job, self.access), jobs))
+        with unit_of_work(self.sessions) as session:
+            record_codes(session, outcomes, self.now())
+
+    def _connectors(self):
+        return self.access.connectors if self.access is not None else None
+
+    def _threads(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.in_flight, thread_name_prefix="send")
+        return self._pool
 
     def _count(self, results) -> None:
         for _message, result, _ms in results:

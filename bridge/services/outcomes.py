@@ -8,16 +8,19 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Mapping
 
 from sqlalchemy import exists, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bridge.backoff import backoff_delay
 from bridge.channels.base import OutboundMessage, Outcome, SendResult
-from bridge.db.tables import Cart, Message, MessageAttempt, ReminderStep, Shop, Template
+from bridge.db.tables import Cart, Discount, Message, MessageAttempt, ReminderStep, Shop, Template
+from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.model import CartState
 from bridge.services.render import render_step
 from bridge.templating import TemplateRenderError
+from connectors.base import Connector
 
 log = logging.getLogger(__name__)
 MAX_SEND_ATTEMPTS = 8
@@ -30,7 +33,8 @@ class PreparedSend:
     outbound: OutboundMessage
 
 
-def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, now: datetime) -> list[PreparedSend]:
+def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, now: datetime,
+                  connectors: Mapping[str, Connector] | None = None) -> list[PreparedSend]:
     """Render and record the intent to send, for every step still claimed with ``token``."""
     steps = list(session.scalars(select(ReminderStep).where(
         ReminderStep.id.in_(ids), ReminderStep.claim_token == token, ReminderStep.status == "claimed")
@@ -42,11 +46,14 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
     messages = {m.step_id: m for m in session.scalars(select(Message).where(Message.step_id.in_(ids)))}
     attempts = dict(session.execute(select(MessageAttempt.message_id, func.count()).where(
         MessageAttempt.message_id.in_([m.id for m in messages.values()])).group_by(MessageAttempt.message_id)).all())
+    codes = _active_codes(session, steps)
     ready = []
     for step in steps:
         cart, shop = carts[step.cart_id], shops[step.shop_id]
+        code = codes.get((step.cart_id, step.position % EXPIRY_STEP_OFFSET))
         try:
-            rendered = render_step(shop, cart, step.position, templates)
+            rendered = render_step(shop, cart, step.position, templates, code,
+                                   (connectors or {}).get(shop.platform))
         except TemplateRenderError as exc:
             step.status, step.reason, step.claim_token, step.updated_at = "failed", f"template: {exc}", None, now
             continue
@@ -58,6 +65,15 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
         dict(message_id=mid, number=attempts.get(mid, 0) + 1, started_at=now) for mid in message_ids])
     return [PreparedSend(step.id, attempt_id, _outbound(mid, step, cart, shop, content, mail_from))
             for (step, cart, shop, content), mid, attempt_id in zip(ready, message_ids, attempt_ids)]
+
+
+def _active_codes(session: Session, steps: list[ReminderStep]) -> dict[tuple[int, int], Discount]:
+    """The created codes these steps carry, by (cart id, sequence step); an expiry reminder
+    (position 100 + N) carries step N's code."""
+    if not steps:
+        return {}
+    return {(d.cart_id, d.step): d for d in session.scalars(select(Discount).where(
+        Discount.cart_id.in_({s.cart_id for s in steps}), Discount.status == "active"))}
 
 
 def _save_messages(session: Session, ready: list, existing: dict, now: datetime) -> list[int]:

@@ -1,21 +1,36 @@
-"""Rendering a stored cart's reminder: pick the language, the shop's override or the default."""
+"""Rendering a stored cart's reminder: pick the language, the shop's override or the default.
+
+With a discount code, the link back to the cart is the platform's own link that applies
+the code (``Connector.discount_link``) where the platform has one for this cart.
+"""
 from __future__ import annotations
 
 from typing import Mapping
 
-from bridge.db.tables import Cart, Shop, Template
+from bridge.db.tables import Cart, Discount, Shop, Template
+from bridge.discounts import EXPIRY_STEP_OFFSET, EXPIRY_TEMPLATE_STEP, DiscountKind, DiscountOffer
 from bridge.model import CartSnapshot, Contact, LineItem
 from bridge.templating import RenderedMessage, TemplateSource, choose_language, render_reminder
+from connectors.base import Connector
 
 
-def render_step(shop: Shop, cart: Cart, step: int, templates: Mapping[tuple[int, int, str], Template]
-                ) -> RenderedMessage:
+def render_step(shop: Shop, cart: Cart, step: int, templates: Mapping[tuple[int, int, str], Template],
+                discount: Discount | None = None, connector: Connector | None = None) -> RenderedMessage:
     """``templates``: the shops' overrides keyed by (shop id, step, language), loaded per batch."""
     language = choose_language(cart.locale, shop.language)
-    row = templates.get((shop.id, step, language))
+    template_step = EXPIRY_TEMPLATE_STEP if step >= EXPIRY_STEP_OFFSET else step
+    row = templates.get((shop.id, template_step, language))
     override = TemplateSource(row.subject, row.html, row.text) if row else None
-    return render_reminder(snapshot_of(cart), step=step, shop_name=shop.name, shop_language=shop.language,
-                           recovery_url=cart.recovery_url, override=override, tz_name=shop.timezone)
+    snapshot = snapshot_of(cart)
+    offer, link = None, cart.recovery_url
+    if discount is not None:
+        offer = DiscountOffer(discount.code, DiscountKind(discount.kind), discount.value, discount.currency,
+                              discount.expires_at)
+        if connector is not None:
+            link = connector.discount_link(shop.domain, cart.recovery_url, discount.code,
+                                           snapshot.line_items) or cart.recovery_url
+    return render_reminder(snapshot, step=step, shop_name=shop.name, shop_language=shop.language,
+                           recovery_url=link, override=override, tz_name=shop.timezone, discount=offer)
 
 
 def snapshot_of(cart: Cart) -> CartSnapshot:

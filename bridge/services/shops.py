@@ -7,11 +7,14 @@ holds credentials or webhook secrets.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from bridge.config_discounts import discount_to_json
 from bridge.config_file import ConfigError, parse_config
+from bridge.discounts import DiscountKind, DiscountSetting
 from bridge.crypto import SecretBox
 from bridge.db.tables import SequenceStep, Shop, Template
 from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, validate_sequence
@@ -19,7 +22,8 @@ from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, valida
 __all__ = ["ConfigError", "create_shop", "export_config", "import_config", "save_sequence", "sequence_of"]
 
 CONFIG_VERSION = 1
-SHOP_FIELDS = ("language", "timezone", "sender_name", "sender_email", "order_match_window_minutes")
+SHOP_FIELDS = ("language", "timezone", "sender_name", "sender_email", "order_match_window_minutes",
+               "send_without_discount", "expiry_reminder_hours")
 
 
 def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str, name: str,
@@ -37,7 +41,7 @@ def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str,
 
 
 SECRET_COLUMNS = ("access_token_enc", "consumer_key_enc", "consumer_secret_enc", "webhook_secret_enc",
-                  "webhook_secret_previous_enc")
+                  "webhook_secret_previous_enc", "refresh_token_enc")
 
 
 def rotate_secrets(session: Session, box: SecretBox) -> int:
@@ -62,8 +66,14 @@ def find_shop(session: Session, ref: str) -> Shop | None:
 def sequence_of(session: Session, shop: Shop) -> SequenceSettings:
     rows = session.scalars(select(SequenceStep).where(SequenceStep.shop_id == shop.id)
                            .order_by(SequenceStep.position)).all()
-    steps = tuple(StepSetting(r.position, r.delay_minutes, r.channel, r.enabled) for r in rows)
+    steps = tuple(StepSetting(r.position, r.delay_minutes, r.channel, r.enabled, discount_of(r)) for r in rows)
     return SequenceSettings(shop.abandon_after_minutes, steps or DEFAULT_SEQUENCE.steps)
+
+
+def discount_of(row: SequenceStep) -> DiscountSetting:
+    return DiscountSetting(DiscountKind(row.discount_kind), row.discount_value or Decimal("0"),
+                           row.discount_valid_hours, row.discount_minimum, row.discount_new_customers_only,
+                           row.discount_code_prefix)
 
 
 def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings) -> None:
@@ -73,8 +83,12 @@ def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings) -> N
     shop.abandon_after_minutes = sequence.abandon_after_minutes
     session.execute(delete(SequenceStep).where(SequenceStep.shop_id == shop.id))
     for step in sequence.steps:
+        d = step.discount
         session.add(SequenceStep(shop_id=shop.id, position=step.position, delay_minutes=step.delay_minutes,
-                                 channel=step.channel, enabled=step.enabled))
+                                 channel=step.channel, enabled=step.enabled, discount_kind=d.kind.value,
+                                 discount_value=d.value if d.active else None, discount_valid_hours=d.valid_hours,
+                                 discount_minimum=d.minimum_subtotal, discount_new_customers_only=d.new_customers_only,
+                                 discount_code_prefix=d.code_prefix))
     session.flush()
 
 
@@ -85,8 +99,8 @@ def export_config(session: Session, shop: Shop) -> dict:
     return {
         "version": CONFIG_VERSION,
         "abandon_after_minutes": sequence.abandon_after_minutes,
-        "steps": [{"delay_minutes": s.delay_minutes, "channel": s.channel, "enabled": s.enabled}
-                  for s in sequence.steps],
+        "steps": [{"delay_minutes": s.delay_minutes, "channel": s.channel, "enabled": s.enabled,
+                   "discount": discount_to_json(s.discount)} for s in sequence.steps],
         **{name: getattr(shop, name) for name in SHOP_FIELDS},
         "templates": [{"step": t.step, "language": t.language, "subject": t.subject,
                        "html": t.html, "text": t.text} for t in templates],
