@@ -50,7 +50,11 @@ def parse_config(data) -> ShopConfig:
     fields = _shop_fields(data, errors)
     templates = _templates(data.get("templates", []), len(steps), errors)
     if errors:
-        raise ConfigError(errors)
+        # One reason per field: a value that did not parse is not also reported as out of range.
+        first: dict[str, str] = {}
+        for field, reason in errors:
+            first.setdefault(field, reason)
+        raise ConfigError(list(first.items()))
     return ShopConfig(sequence, fields, templates)
 
 

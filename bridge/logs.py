@@ -10,7 +10,8 @@ import logging
 import sys
 
 SAFE_FIELDS = ("code", "platform", "shop_id", "delivery_id", "topic", "step_id", "message_id", "status",
-               "status_code", "reason", "deliveries", "abandoned", "claimed")
+               "status_code", "reason", "deliveries", "abandoned", "claimed", "discount_id", "calls",
+               "codes_cleaned")
 
 
 class KeyValueFormatter(logging.Formatter):

@@ -1,4 +1,5 @@
-"""The worker: drain the inbox, declare idle carts abandoned, send what is due.
+"""The worker: drain the inbox, declare idle carts abandoned, send what is due, and
+delete expired unused discount codes from the platforms.
 
 ``run(..., once=True)`` does one pass until nothing is due (cron, Heroku Scheduler,
 tests); otherwise it loops, sleeping ``WORKER_POLL_SECONDS`` when idle, and stops
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from bridge.db.engine import unit_of_work
 from bridge.runtime import Runtime
 from bridge.services.carts import mark_abandoned
+from bridge.services.discount_cleanup import clean_expired_codes
 from bridge.services.dispatch import Dispatcher
 from bridge.services.inbox import process_inbox
 from connectors.registry import CONNECTORS
@@ -28,6 +30,7 @@ class PassReport:
     deliveries: int = 0
     abandoned: int = 0
     claimed: int = 0
+    codes_cleaned: int = 0
 
 
 def run_pass(runtime: Runtime, dispatcher: Dispatcher, *, max_batches: int = 1000) -> PassReport:
@@ -40,6 +43,8 @@ def run_pass(runtime: Runtime, dispatcher: Dispatcher, *, max_batches: int = 100
         report.claimed += claimed
         if claimed < BATCH:
             break
+    if dispatcher.access is not None:
+        report.codes_cleaned = clean_expired_codes(runtime.sessions, dispatcher.access, runtime.now())
     return report
 
 
@@ -68,7 +73,8 @@ def _loop(runtime: Runtime, dispatcher: Dispatcher, once: bool, stop: threading.
         total.deliveries += report.deliveries
         total.abandoned += report.abandoned
         total.claimed += report.claimed
-        if report.deliveries or report.claimed:
+        total.codes_cleaned += report.codes_cleaned
+        if report.deliveries or report.claimed or report.codes_cleaned:
             log.info("worker pass", extra={"code": "worker_pass", **report.__dict__})
         if once or stop.is_set():
             return total

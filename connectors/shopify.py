@@ -11,9 +11,11 @@ from typing import Any, Callable, Mapping, Sequence
 
 from shopify_app import verify_webhook_req
 
-from bridge.model import Envelope, Event, UnprocessableDelivery, Verification
+from bridge.model import Envelope, Event, LineItem, UnprocessableDelivery, Verification
 from connectors import _parse as p
 from connectors import _shopify_payloads as payloads
+from connectors import shopify_store
+from connectors.base import PlatformHttp, StoreClient, StoreCredentials, TokenSet
 
 PLATFORM = "shopify"
 
@@ -90,6 +92,18 @@ class ShopifyConnector:
         if handler is None:
             raise UnprocessableDelivery(f"unhandled topic: {envelope.topic}")
         return handler(envelope, p.require_object(payload, envelope.topic))
+
+    def store_client(self, credentials: StoreCredentials, http: PlatformHttp) -> StoreClient:
+        """Discount codes through the Admin GraphQL API (``connectors.shopify_store``)."""
+        return shopify_store.ShopifyStore(credentials, http)
+
+    def discount_link(self, domain: str, recovery_url: str | None, code: str,
+                      items: Sequence[LineItem]) -> str | None:
+        return shopify_store.discount_link(domain, recovery_url, code, items)
+
+    def refresh_token(self, domain: str, tokens: TokenSet, app_key: str, app_secret: str,
+                      http: PlatformHttp) -> TokenSet | str:
+        return shopify_store.refresh_token(domain, tokens, app_key, app_secret, http)
 
 
 CONNECTOR = ShopifyConnector()

@@ -13,9 +13,11 @@ import json
 import re
 from typing import Any, Callable, Mapping, Sequence
 
-from bridge.model import Envelope, Event, UnprocessableDelivery, Verification
+from bridge.model import Envelope, Event, LineItem, UnprocessableDelivery, Verification
 from connectors import _parse as p
 from connectors import _woocommerce_orders as orders
+from connectors import woocommerce_store
+from connectors.base import PlatformHttp, StoreClient, StoreCredentials, TokenSet
 
 PLATFORM = "woocommerce"
 
@@ -122,6 +124,18 @@ class WooCommerceConnector:
         if handler is None:
             raise UnprocessableDelivery(f"unhandled topic: {topic}")
         return handler(envelope, p.require_object(payload, topic))
+
+    def store_client(self, credentials: StoreCredentials, http: PlatformHttp) -> StoreClient:
+        """Coupons through the REST API v3 (``connectors.woocommerce_store``)."""
+        return woocommerce_store.WooCommerceStore(credentials, http)
+
+    def discount_link(self, domain: str, recovery_url: str | None, code: str,
+                      items: Sequence[LineItem]) -> str | None:
+        return woocommerce_store.discount_link(domain, recovery_url, code, items)
+
+    def refresh_token(self, domain: str, tokens: TokenSet, app_key: str, app_secret: str,
+                      http: PlatformHttp) -> TokenSet | str:
+        return woocommerce_store.refresh_token(domain, tokens, app_key, app_secret, http)
 
 
 CONNECTOR = WooCommerceConnector()

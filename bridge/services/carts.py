@@ -18,6 +18,8 @@ from bridge.model import (CartConverted, CartObserved, CartRemoved, CartSnapshot
                           OrderInfo)
 from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, is_stale, order_is_for_cart,
                           order_matches_by_contact, plan_steps)
+from bridge.discounts import EXPIRY_STEP_OFFSET
+from bridge.services.redemption import redeem_codes
 from bridge.services.shops import sequence_of
 
 OPEN_STEP = ("pending", "claimed")
@@ -63,6 +65,10 @@ def convert(session: Session, shop: Shop, event: CartConverted, now: datetime) -
     # The customer bought: every open cart of theirs from before the order stops, not
     # only the one the order names (two devices, two checkouts, one purchase).
     targets = by_token + by_contact
+    # A code we sent, used on the order, attributes it to that code's cart even when the
+    # customer came back through a new checkout (Shopify) or a new order (WooCommerce).
+    targets += [c for c in redeem_codes(session, shop.id, order, now) if c not in targets
+                and c.state not in CLOSED_BY_ORDER]
     for cart in targets:
         close_converted(session, cart, row, now)
     return targets[0].id if targets else None
@@ -129,7 +135,8 @@ def _replan(session: Session, cart: Cart, sequence, now: datetime) -> None:
         elif step.status in ("pending", "cancelled"):
             step.due_at, step.status, step.reason, step.updated_at = plan.due_at, "pending", None, now
     for position, step in existing.items():
-        if position not in planned and step.status == "pending":
+        # "Code expires soon" steps (100 + N) belong to a created code, not to the sequence.
+        if position not in planned and step.status == "pending" and position < EXPIRY_STEP_OFFSET:
             step.status, step.reason, step.updated_at = "cancelled", "step disabled", now
 
 

@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from bridge.db.tables import Cart, Message, MessageAttempt, Order, ReminderStep, Shop
+from bridge.db.tables import Cart, Discount, Message, MessageAttempt, Order, ReminderStep, Shop
+from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.model import CartState
 from bridge.services.carts import close_converted, match_window, order_for, orders_naming
 
@@ -43,12 +44,15 @@ def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, 
     # The last line of defence: an order for the cart that arrived in a concurrent transaction.
     orders = orders_naming(session, list(carts.values()))
     in_flight = {} if transactional_channel else _in_flight(session, [s.id for s in steps if s.status == "claimed"])
+    codes = _codes_to_expire(session, [s for s in steps if s.position >= EXPIRY_STEP_OFFSET])
     expires, claimed = now + timedelta(seconds=claim_seconds), []
     for step in steps:
         if step.id in in_flight:
             _settle_in_flight(session, step, in_flight[step.id], now)
             continue
         reason = _ineligible(session, carts[step.cart_id], shops[step.shop_id], orders, now)
+        if reason is None and step.position >= EXPIRY_STEP_OFFSET:
+            reason = _code_unusable(codes.get((step.cart_id, step.position - EXPIRY_STEP_OFFSET)), now)
         if reason:
             _settle(step, "skipped" if reason != "converted" else "cancelled", reason, now)
             continue
@@ -79,6 +83,25 @@ def _ineligible(session: Session, cart: Cart, shop: Shop, orders: list[Order], n
     if order is not None:  # the order raced the checkout in a concurrent transaction
         close_converted(session, cart, order, now)
         return "converted"
+    return None
+
+
+def _codes_to_expire(session: Session, steps: list[ReminderStep]) -> dict[tuple[int, int], Discount]:
+    """The codes that "expires soon" reminders are about, by (cart id, sequence step)."""
+    if not steps:
+        return {}
+    return {(d.cart_id, d.step): d for d in session.scalars(select(Discount).where(
+        Discount.cart_id.in_({s.cart_id for s in steps})))}
+
+
+def _code_unusable(code: Discount | None, now: datetime) -> str | None:
+    """An "expires soon" reminder goes only while the customer's code is still unused and valid."""
+    if code is None or code.status not in ("active", "redeemed"):
+        return "no discount code to remind of"
+    if code.status == "redeemed":
+        return "discount code already used"
+    if code.expires_at <= now:
+        return "discount code already expired"
     return None
 
 

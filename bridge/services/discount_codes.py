@@ -75,10 +75,12 @@ def plan_codes(session: Session, ids: list[int], token: str, secret: bytes, acce
         if discount.status == "refused" and shop.send_without_discount:
             discount.status, discount.updated_at = "dropped", now
             continue
-        discount.status, discount.updated_at = "creating", now
         spec = build_spec(setting, code=discount.code, currency=cart.currency, now=discount.starts_at,
                           cart_id=cart.id, step=step.position, email=cart.email, customer_id=cart.customer_id)
         jobs.append(CodeJob(discount.id, step.id, access.keys(shop), spec, discount.lookup_first))
+        # Committed before the call: if this worker dies mid-call, the next attempt looks
+        # the code up first (record_codes clears it again when the call surely did nothing).
+        discount.status, discount.lookup_first, discount.updated_at = "creating", True, now
     return jobs
 
 
@@ -140,6 +142,7 @@ def record_codes(session: Session, outcomes: list[CodeOutcome], now: datetime) -
         shop = session.get(Shop, discount.shop_id)
         discount.create_calls += outcome.create_calls
         discount.updated_at = now
+        discount.lookup_first = outcome.job.lookup_first   # the call finished: back to what we knew before it
         _RECORDERS.get(outcome.result.outcome, _refused)(session, discount, step, shop, outcome.result, now)
         log.info("discount code %s", outcome.result.outcome.value, extra={
             "code": f"discount_{outcome.result.outcome.value}", "discount_id": discount.id, "step_id": step.id,

@@ -1,0 +1,564 @@
+"""A local Shopify Admin API (discount codes over GraphQL, expiring-token refresh) for integration tests.
+
+``POST /admin/api/<version>/graphql.json`` is validated and executed with graphql-core against an
+SDL subset of the documented Admin schema (``shopify_admin_schema.graphql``), so a query Shopify
+would reject fails the same way: 200 with ``errors``. Per shop: the current access token (401 with
+Shopify's body otherwise), granted scopes (ACCESS_DENIED), code uniqueness (userErrors TAKEN),
+basic validation, and a leaky cost bucket (mutation 10 points, query 1): a request the bucket
+cannot pay for is answered THROTTLED on a 200 and NOT executed; every answer carries
+``extensions.cost``. https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
+
+``POST /admin/oauth/access_token`` with ``grant_type=refresh_token`` (expiring offline tokens)
+returns a new access token (``expires_in`` 3600) and a new refresh token. The old access token
+dies at once (one expiring token per app and shop); the old refresh token stays usable only
+until the new access token is first used (Shopify's "more resilient refreshes", 2026-08).
+https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/offline-access-tokens
+
+Shops are told apart by the Host header ``<name>.myshopify.com``. ``http_client()`` is an httpx
+client that sends ``https://<name>.myshopify.com/...`` here over plain http (Host kept), so the
+real ``shopifyapp`` library runs unmodified. Scripted faults play in order, one per GraphQL
+request: ``throttle_next(n)``, ``fail_next(status, retry_after)`` (answer without executing),
+``delay_next(seconds)`` (execute, then answer too late); ``expire_token`` and ``revoke_scope``
+change a shop.
+"""
+from __future__ import annotations
+
+import collections
+import itertools
+import json
+import re
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from functools import partial
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+from graphql import (GraphQLError, GraphQLSyntaxError, OperationDefinitionNode, OperationType, VariableNode,
+                     build_schema, execute, parse, validate, value_from_ast_untyped)
+
+SCHEMA = build_schema(Path(__file__).with_name("shopify_admin_schema.graphql").read_text())
+GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json$")
+TOKEN_PATH = "/admin/oauth/access_token"
+DEFAULT_SCOPES = ("read_orders", "write_discounts", "read_customers")
+COST = {OperationType.MUTATION: 10, OperationType.QUERY: 1}
+ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS = 3600, 90 * 24 * 3600
+UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
+INVALID_GRANT = {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, "
+                 "expired, revoked, or was issued to another client."}
+INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
+FAULT_MESSAGES = {403: "[API] This action requires merchant approval for write_discounts scope.",
+                  429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
+                  503: "Service Unavailable", 504: "Gateway Timeout"}
+CUSTOMER_GID = re.compile(r"^gid://shopify/Customer/\d+$")
+
+
+def _check_decimal(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError('Decimal is serialized as a string, e.g. "5.00"')
+    try:
+        if not Decimal(value).is_finite():
+            raise ValueError("not a finite number")
+    except InvalidOperation:
+        raise ValueError(f"invalid decimal {value!r}") from None
+    return value
+
+
+def _check_datetime(value: Any) -> str:
+    if not isinstance(value, str) or _moment(value) is None:
+        raise ValueError("DateTime is an ISO-8601 string with a UTC offset, e.g. 2026-11-23T10:00:00Z")
+    return value
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+for _name, _check in {"Decimal": _check_decimal, "DateTime": _check_datetime}.items():
+    _scalar = SCHEMA.type_map[_name]
+    _scalar.parse_value = _scalar.coerce_input_value = _check      # graphql-core 3.2 / 3.3 names
+    _scalar.parse_literal = lambda node, variables=None, check=_check: check(value_from_ast_untyped(node, variables))
+    _scalar.coerce_input_literal = lambda node, check=_check: check(value_from_ast_untyped(node))
+
+
+@dataclass(frozen=True)
+class ShopGrant:
+    """A shop's credentials as the app holds them after install (or the latest refresh)."""
+    domain: str
+    access_token: str
+    refresh_token: str
+
+
+@dataclass(frozen=True)
+class StoredDiscount:
+    id: str                     # gid://shopify/DiscountCodeNode/<n>
+    code: str
+    typename: str               # DiscountCodeBasic | DiscountCodeFreeShipping
+    input: dict                 # the input object exactly as the request sent it
+    api_version: str
+
+
+@dataclass
+class _Shop:
+    name: str
+    scopes: set[str]
+    access_token: str
+    refresh_token: str
+    maximum_available: float
+    restore_rate: float
+    available: float
+    seen: float
+    previous_refresh: str | None = None
+    token_expired: bool = False
+    discounts: dict[str, StoredDiscount] = field(default_factory=dict)
+
+    def refill(self, now: float) -> float:
+        self.available = min(self.maximum_available, self.available + (now - self.seen) * self.restore_rate)
+        self.seen = now
+        return self.available
+
+    def throttle_status(self) -> dict:
+        return {"maximumAvailable": self.maximum_available, "currentlyAvailable": int(self.available),
+                "restoreRate": self.restore_rate}
+
+    def allows(self, scope: str) -> bool:   # a write_ scope includes its read_ scope
+        return scope in self.scopes or scope.replace("read_", "write_", 1) in self.scopes
+
+
+@dataclass(frozen=True)
+class _Fault:
+    status: int | None = None
+    retry_after: float | None = None
+    message: str | None = None
+    delay: float = 0.0
+    throttle: bool = False
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = False      # server_close() joins handler threads: no socket outlives us
+    block_on_close = True
+    owner: "ShopifyAdminServer"
+
+    def handle_error(self, request, client_address):
+        # A client that gave up (timeout test) is expected; anything else is printed.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    timeout = 10
+    server: _Server
+
+    def do_POST(self) -> None:
+        self.server.owner._handle(self)
+
+    def log_message(self, format, *args) -> None:
+        pass
+
+
+class ShopifyAdminServer:
+    """``with ShopifyAdminServer() as srv:`` then ``srv.add_shop("demo")`` and ``srv.http_client()``."""
+
+    def __init__(self, app_key: str = "cartbridge-test-app", app_secret: str = "shpss_admin_test_secret",
+                 host: str = "127.0.0.1") -> None:
+        self.app_key, self.app_secret = app_key, app_secret
+        self._address = (host, 0)
+        self._lock = threading.RLock()
+        self._shops: dict[str, _Shop] = {}
+        self._faults: collections.deque[_Fault] = collections.deque()
+        self._counts: collections.Counter[str] = collections.Counter()
+        self._throttled = 0
+        self._ids = itertools.count(1001)
+        self._stopping = threading.Event()
+        self._httpd: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> "ShopifyAdminServer":
+        self._httpd = _Server(self._address, _Handler)
+        self._httpd.owner = self
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd is None:
+            return
+        self._stopping.set()                # cut short any delay_next() still sleeping
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()
+        self._httpd = None
+
+    def __enter__(self) -> "ShopifyAdminServer":
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    def http_client(self, timeout: float = 5.0) -> httpx.Client:
+        """An httpx client (for ``shopifyapp``'s ``http_client``) that reaches this server; close it."""
+        return httpx.Client(transport=_ToLocalServer(self.port), timeout=timeout)
+
+    # -- shops -------------------------------------------------------------------------
+    def add_shop(self, name: str, scopes=DEFAULT_SCOPES, maximum_available: float = 2000.0,
+                 restore_rate: float = 100.0) -> ShopGrant:
+        shop = _Shop(_shop_name(name), set(scopes), _token("shpat"), _token("shprt"), float(maximum_available),
+                     float(restore_rate), float(maximum_available), time.monotonic())
+        with self._lock:
+            self._shops[shop.name] = shop
+        return self.grant(shop.name)
+
+    def grant(self, shop: str) -> ShopGrant:
+        with self._lock:
+            found = self._shops[_shop_name(shop)]
+            return ShopGrant(f"{found.name}.myshopify.com", found.access_token, found.refresh_token)
+
+    # -- scripted faults ---------------------------------------------------------------
+    def throttle_next(self, n: int = 1) -> None:
+        """The next ``n`` GraphQL requests find the bucket empty (another client drained it): THROTTLED."""
+        self._push(*[_Fault(throttle=True)] * n)
+
+    def fail_next(self, status: int, retry_after: float | None = None, message: str | None = None) -> None:
+        """Answer the next GraphQL request with ``status`` without executing it."""
+        if status < 400:
+            raise ValueError("fail_next is for error statuses")
+        self._push(_Fault(status=status, retry_after=retry_after, message=message or FAULT_MESSAGES.get(status)))
+
+    def delay_next(self, seconds: float) -> None:
+        """Execute the next GraphQL request, then wait ``seconds`` before answering."""
+        self._push(_Fault(delay=seconds))
+
+    def expire_token(self, shop: str) -> None:
+        with self._lock:
+            self._shops[_shop_name(shop)].token_expired = True
+
+    def revoke_scope(self, shop: str, scope: str) -> None:
+        with self._lock:
+            self._shops[_shop_name(shop)].scopes.discard(scope)
+
+    def _push(self, *faults: _Fault) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    # -- what the server saw -----------------------------------------------------------
+    def discounts(self, shop: str) -> list[StoredDiscount]:
+        with self._lock:
+            return list(self._shops[_shop_name(shop)].discounts.values())
+
+    def count(self, operation: str) -> int:
+        """Requests naming this root field (``discountCodeBasicCreate``...), failed ones included;
+        ``oauth/access_token`` counts refresh requests."""
+        with self._lock:
+            return self._counts[operation]
+
+    @property
+    def throttled(self) -> int:
+        """How many requests were answered THROTTLED (scripted or by the bucket)."""
+        with self._lock:
+            return self._throttled
+
+    # -- request handling --------------------------------------------------------------
+    def _handle(self, rq: _Handler) -> None:
+        raw = rq.rfile.read(int(rq.headers.get("Content-Length") or 0))
+        name, path = _shop_from_host(rq.headers.get("Host")), rq.path.split("?", 1)[0]
+        with self._lock:
+            shop = self._shops.get(name)
+        match = GRAPHQL_PATH.match(path)
+        if shop is None or not (match or path == TOKEN_PATH):
+            return _respond(rq, 404, {"errors": "Not Found"})
+        if match:
+            return self._graphql(rq, shop, match["version"], raw)
+        self._refresh(rq, shop, raw)
+
+    def _graphql(self, rq: _Handler, shop: _Shop, version: str, raw: bytes) -> None:
+        body = _json_object(raw)
+        document, operation, errors = _read_operation(body)
+        with self._lock:
+            self._counts.update(_root_fields(operation))
+            fault = self._faults.popleft() if self._faults else _Fault()
+        if fault.status:
+            return _respond(rq, fault.status, {"errors": fault.message}, fault.retry_after)
+        if not self._authorized(shop, rq.headers.get("X-Shopify-Access-Token")):
+            return _respond(rq, 401, UNAUTHORIZED)
+        if errors is not None:
+            return _respond(rq, 400 if document is None else 200, {"errors": errors})
+        answer = self._execute(shop, version, document, operation, body, fault.throttle)
+        if fault.delay and "data" in answer:
+            self._stopping.wait(fault.delay)
+        _respond(rq, 200, answer)
+
+    def _execute(self, shop: _Shop, version: str, document, operation, body: dict, drained: bool) -> dict:
+        cost = COST.get(operation.operation, 1)
+        with self._lock:
+            now = time.monotonic()
+            if drained:
+                shop.available, shop.seen = 0.0, now
+            if shop.refill(now) < cost:      # not executed: the documented THROTTLED answer
+                self._throttled += 1
+                return {"errors": [{"message": "Throttled", "extensions": {
+                    "code": "THROTTLED", "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
+                                            "throttleStatus": shop.throttle_status()}}}
+            shop.available -= cost
+            variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
+            result = execute(SCHEMA, document, root_value=self._resolvers(), variable_values=variables,
+                             operation_name=body.get("operationName"),
+                             context_value={"shop": shop, "version": version, "variables": variables})
+            answer: dict[str, Any] = {"data": result.data}
+            if result.errors:
+                answer["errors"] = [error.formatted for error in result.errors]
+            answer["extensions"] = {"cost": {"requestedQueryCost": cost, "actualQueryCost": cost,
+                                             "throttleStatus": shop.throttle_status()}}
+            return answer
+
+    def _authorized(self, shop: _Shop, token: str | None) -> bool:
+        with self._lock:
+            if shop.token_expired or not token or not secrets.compare_digest(token, shop.access_token):
+                return False
+            shop.previous_refresh = None    # the app uses its new token: the old refresh token is spent
+            return True
+
+    def _refresh(self, rq: _Handler, shop: _Shop, raw: bytes) -> None:
+        form = _json_object(raw) or dict(parse_qsl(raw.decode("utf-8", "replace")))
+        with self._lock:
+            self._counts["oauth/access_token"] += 1
+            if (form.get("client_id"), form.get("client_secret")) != (self.app_key, self.app_secret):
+                return _respond(rq, 401, INVALID_CLIENT)
+            if form.get("grant_type") != "refresh_token":
+                return _respond(rq, 400, {"error": "unsupported_grant_type"})
+            presented = form.get("refresh_token")
+            if not presented or presented not in (shop.refresh_token, shop.previous_refresh):
+                return _respond(rq, 400, INVALID_GRANT)
+            if presented == shop.refresh_token:
+                shop.previous_refresh = presented
+            shop.access_token, shop.refresh_token = _token("shpat"), _token("shprt")
+            shop.token_expired = False
+            granted = {"access_token": shop.access_token, "expires_in": ACCESS_TOKEN_SECONDS,
+                       "refresh_token": shop.refresh_token, "refresh_token_expires_in": REFRESH_TOKEN_SECONDS,
+                       "scope": ",".join(sorted(shop.scopes))}
+        _respond(rq, 200, granted)
+
+    # -- resolvers (run under the lock) -----------------------------------------------
+    def _resolvers(self) -> dict:
+        return {"discountCodeBasicCreate": partial(self._create, "basicCodeDiscount", "DiscountCodeBasic"),
+                "discountCodeFreeShippingCreate": partial(self._create, "freeShippingCodeDiscount",
+                                                          "DiscountCodeFreeShipping"),
+                "discountCodeDelete": self._delete, "codeDiscountNodeByCode": self._by_code}
+
+    def _create(self, arg: str, typename: str, info, **args) -> dict:
+        shop = _allowed(info, "write_discounts")
+        given = args[arg]
+        problems = _check_common(arg, given) + CHECKS[typename](arg, given)
+        code = given.get("code") or ""
+        if not problems and any(d.code.lower() == code.lower() for d in shop.discounts.values()):
+            problems = [_problem([arg, "code"], "TAKEN", "Code must be unique. Please try a different code.")]
+        if problems:
+            return {"codeDiscountNode": None, "userErrors": problems}
+        stored = StoredDiscount(f"gid://shopify/DiscountCodeNode/{next(self._ids)}", code, typename,
+                                _as_sent(info, arg, given), info.context["version"])
+        shop.discounts[stored.id] = stored
+        return {"codeDiscountNode": _node(stored), "userErrors": []}
+
+    def _by_code(self, info, code: str) -> dict | None:
+        shop = _allowed(info, "read_discounts")
+        return next((_node(d) for d in shop.discounts.values() if d.code.lower() == code.lower()), None)
+
+    def _delete(self, info, id: str) -> dict:
+        shop = _allowed(info, "write_discounts")
+        if shop.discounts.pop(id, None) is None:
+            return {"deletedCodeDiscountId": None,
+                    "userErrors": [_problem(["id"], "INVALID", "Discount does not exist")]}
+        return {"deletedCodeDiscountId": id, "userErrors": []}
+
+
+# --- validation the way Shopify reports it: userErrors with field path, code, message --------
+
+def _problem(path: list[str], code: str, message: str) -> dict:
+    return {"field": path, "code": code, "message": message, "extraInfo": None}
+
+
+def _check_common(arg: str, d: dict) -> list[dict]:
+    problems = [_problem([arg, name], "BLANK", f"{label} can't be blank")
+                for name, label in (("code", "Code"), ("title", "Title"), ("startsAt", "Starts at"))
+                if not str(d.get(name) or "").strip()]
+    if (d.get("context") is None) == (d.get("customerSelection") is None):
+        problems.append(_problem([arg, "context"], "INVALID", "Provide exactly one of context or customerSelection"))
+    context = d.get("context") or d.get("customerSelection") or {}
+    if sum(context.get(key) not in (None, False) for key in ("all", "customers", "customerSegments")) > 1:
+        problems.append(_problem([arg, "context"], "INVALID", "Choose one of all, customers or customerSegments"))
+    if any(not CUSTOMER_GID.match(gid) for gid in ((context.get("customers") or {}).get("add") or [])):
+        problems.append(_problem([arg, "context", "customers", "add"], "INVALID", "Customer does not exist"))
+    starts, ends = _moment(d.get("startsAt") or ""), _moment(d.get("endsAt") or "")
+    if starts and ends and ends <= starts:
+        problems.append(_problem([arg, "endsAt"], "END_DATE_BEFORE_START_DATE", "Ends at needs to be after starts_at"))
+    if d.get("usageLimit") is not None and d["usageLimit"] < 1:
+        problems.append(_problem([arg, "usageLimit"], "GREATER_THAN", "Usage limit must be greater than 0"))
+    minimum = d.get("minimumRequirement") or {}
+    if minimum.get("quantity") and minimum.get("subtotal"):
+        problems.append(_problem([arg, "minimumRequirement"], "MINIMUM_SUBTOTAL_AND_QUANTITY_RANGE_BOTH_PRESENT",
+                                 "Specify a minimum subtotal or a quantity, but not both"))
+    subtotal = (minimum.get("subtotal") or {}).get("greaterThanOrEqualToSubtotal")
+    if subtotal is not None and Decimal(subtotal) < 0:
+        problems.append(_problem([arg, "minimumRequirement", "subtotal", "greaterThanOrEqualToSubtotal"],
+                                 "GREATER_THAN_OR_EQUAL_TO", "Minimum subtotal must be at least 0"))
+    return problems
+
+
+def _check_basic(arg: str, d: dict) -> list[dict]:
+    gets = d.get("customerGets")
+    if not gets:
+        return [_problem([arg, "customerGets"], "BLANK", "Customer gets can't be blank")]
+    value, where = gets.get("value") or {}, [arg, "customerGets", "value"]
+    given = [key for key in ("percentage", "discountAmount", "discountOnQuantity") if value.get(key) is not None]
+    problems = [] if len(given) == 1 else [
+        _problem(where, "INVALID", "Give exactly one of percentage, discountAmount or discountOnQuantity")]
+    if value.get("percentage") is not None and not 0 < value["percentage"] <= 1:
+        problems.append(_problem(where + ["percentage"], "VALUE_OUTSIDE_RANGE", "Value must be between 0.0 and 1.0"))
+    if "discountAmount" in given and Decimal(value["discountAmount"].get("amount") or "0") <= 0:
+        problems.append(_problem(where + ["discountAmount", "amount"], "GREATER_THAN", "Value must be greater than 0"))
+    items = gets.get("items") or {}
+    if not (items.get("all") or items.get("products") or items.get("collections")):
+        problems.append(_problem([arg, "customerGets", "items"], "BLANK", "Items can't be blank"))
+    return problems
+
+
+def _check_free_shipping(arg: str, d: dict) -> list[dict]:
+    problems = []
+    destination = d.get("destination") or {}
+    if not (destination.get("all") or (destination.get("countries") or {}).get("add")):
+        problems.append(_problem([arg, "destination"], "BLANK", "Destination can't be blank"))
+    if (d.get("combinesWith") or {}).get("shippingDiscounts"):
+        problems.append(_problem([arg, "combinesWith", "shippingDiscounts"], "INVALID_COMBINES_WITH_FOR_DISCOUNT_CLASS",
+                                 "A shipping discount can't combine with other shipping discounts"))
+    return problems
+
+
+CHECKS = {"DiscountCodeBasic": _check_basic, "DiscountCodeFreeShipping": _check_free_shipping}
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+def _allowed(info, scope: str) -> _Shop:
+    shop = info.context["shop"]
+    if not shop.allows(scope):
+        raise GraphQLError(
+            f"Access denied for {info.field_name} field. Required access: `{scope}` access scope.",
+            extensions={"code": "ACCESS_DENIED", "documentation": "https://shopify.dev/api/usage/access-scopes",
+                        "requiredAccess": f"`{scope}` access scope."})
+    return shop
+
+
+def _node(stored: StoredDiscount) -> dict:
+    d, now = stored.input, datetime.now(UTC)
+    starts, ends = _moment(d.get("startsAt") or ""), _moment(d.get("endsAt") or "")
+    status = "SCHEDULED" if starts and starts > now else "EXPIRED" if ends and ends < now else "ACTIVE"
+    return {"id": stored.id, "codeDiscount": {
+        "__typename": stored.typename, "title": d.get("title"), "startsAt": d.get("startsAt"),
+        "endsAt": d.get("endsAt"), "usageLimit": d.get("usageLimit"),
+        "appliesOncePerCustomer": bool(d.get("appliesOncePerCustomer")), "asyncUsageCount": 0, "status": status}}
+
+
+def _as_sent(info, arg: str, coerced: dict) -> dict:
+    """The argument as the request carried it (a variable's raw JSON), not GraphQL's defaults-filled copy."""
+    node = next((a.value for a in info.field_nodes[0].arguments if a.name.value == arg), None)
+    if isinstance(node, VariableNode):
+        return info.context["variables"].get(node.name.value, coerced)
+    return coerced
+
+
+def _read_operation(body: dict) -> tuple[Any, OperationDefinitionNode | None, list | None]:
+    """(document, operation, errors): errors as Shopify answers them, None when the query is valid."""
+    query = body.get("query")
+    if not isinstance(query, str) or not query.strip():
+        return None, None, {"query": "Required parameter missing or invalid"}      # Shopify answers 400
+    try:
+        document = parse(query)
+    except GraphQLSyntaxError as error:
+        return None, None, [error.formatted]
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    wanted = body.get("operationName")
+    operation = next((o for o in operations if wanted is None or (o.name and o.name.value == wanted)), None)
+    problems = [error.formatted for error in validate(SCHEMA, document)]
+    if operation is None and not problems:
+        problems = [{"message": f"No operation named {wanted!r}"}]
+    return document, operation, problems or None
+
+
+def _root_fields(operation: OperationDefinitionNode | None) -> list[str]:
+    if operation is None:
+        return []
+    return [s.name.value for s in operation.selection_set.selections if hasattr(s, "name")]
+
+
+def _shop_from_host(host: str | None) -> str | None:
+    name = (host or "").split(":", 1)[0].lower()
+    return name.removesuffix(".myshopify.com") if name.endswith(".myshopify.com") else None
+
+
+def _shop_name(shop: str) -> str:
+    return shop.lower().removesuffix(".myshopify.com")
+
+
+def _token(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(16)}"
+
+
+def _json_object(raw: bytes) -> dict:
+    try:
+        parsed = json.loads(raw or b"{}")
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def _respond(rq: _Handler, status: int, payload: dict, retry_after: float | None = None) -> None:
+    data = json.dumps(payload).encode()
+    rq.close_connection = True
+    try:
+        rq.send_response(status)
+        rq.send_header("Content-Type", "application/json; charset=utf-8")
+        if retry_after is not None:
+            rq.send_header("Retry-After", f"{retry_after:g}")
+        rq.send_header("Content-Length", str(len(data)))
+        rq.send_header("Connection", "close")
+        rq.end_headers()
+        rq.wfile.write(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass                                # the client stopped waiting (delay_next)
+
+
+class _ToLocalServer(httpx.BaseTransport):
+    """Sends ``https://<name>.myshopify.com/...`` to the local server over plain http; Host is kept
+    (httpx set it from the original URL), which is how the server tells shops apart."""
+
+    def __init__(self, port: int) -> None:
+        self._port = port
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme != "https" or not request.url.host.endswith(".myshopify.com"):
+            raise httpx.ConnectError(f"the test server only serves *.myshopify.com, not {request.url.host}",
+                                     request=request)
+        request.url = request.url.copy_with(scheme="http", host="127.0.0.1", port=self._port)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
