@@ -233,6 +233,13 @@ def _observe(domain: str, payload: dict) -> None:
     except (KeyError, TypeError, ValueError):
         return
     with _BUCKETS_LOCK:
+        known = _BUCKETS.get(domain)
+        if known is not None and known.rate > 0:
+            # An answer describes the bucket before the requests still in flight were
+            # charged: keep their reservations (the lower figure), or 32 threads would
+            # all see room and all be throttled.
+            estimate = min(known.maximum, known.available + (bucket.seen - known.seen) * known.rate)
+            bucket.available = min(bucket.available, estimate)
         _BUCKETS[domain] = bucket
 
 

@@ -24,6 +24,9 @@ from connectors.base import (CallOutcome, Connector, PlatformHttp, StoreClient, 
 
 log = logging.getLogger(__name__)
 REFRESH_AHEAD = timedelta(minutes=5)   # refresh a token this close to expiry before using it
+# Refresh failures that say nothing about the refresh token (``shopifyapp`` log codes):
+# the platform was unreachable or failing, so the call is retried later, not held.
+TRANSIENT_REFRESH = ("network_error", "server_error")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,8 @@ class StoreAccess:
         if result.outcome != CallOutcome.AUTH:
             return result
         fresh = self.refresh(keys)
+        if isinstance(fresh, str) and fresh.startswith(TRANSIENT_REFRESH):
+            return replace(result, outcome=CallOutcome.RETRY, error=f"token refresh failed for now: {fresh}")
         if isinstance(fresh, str):
             return replace(result, outcome=CallOutcome.REFUSED,
                            error=f"the shop's access token was rejected and could not be refreshed: {fresh}")
