@@ -96,10 +96,10 @@ def _codes_to_expire(session: Session, steps: list[ReminderStep]) -> dict[tuple[
 
 def _code_unusable(code: Discount | None, now: datetime) -> str | None:
     """An "expires soon" reminder goes only while the customer's code is still unused and valid."""
-    if code is None or code.status not in ("active", "redeemed"):
-        return "no discount code to remind of"
-    if code.status == "redeemed":
+    if code is not None and code.status == "redeemed":
         return "discount code already used"
+    if code is None or code.status != "active":
+        return "no discount code to remind of"
     if code.expires_at <= now:
         return "discount code already expired"
     return None

@@ -1,8 +1,6 @@
 """Helpers for discount tests: a shop wired to a local platform API, and reading back state."""
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import select
 
 from bridge.db.engine import unit_of_work
@@ -69,5 +67,5 @@ def set_shop(runtime, shop_id: int, **values) -> None:
             setattr(shop, name, value)
 
 
-__all__ = ["replace", "discount_sequence", "connect", "add_shop_with_codes", "outbox", "discounts", "steps",
+__all__ = ["discount_sequence", "connect", "add_shop_with_codes", "outbox", "discounts", "steps",
            "cart_state", "shop_row", "set_shop"]
