@@ -40,7 +40,7 @@ from bridge.db.tables import Discount, OutboxEntry, ReminderStep
 from bridge.discounts import DEFAULT_STEP_DISCOUNT, NO_DISCOUNT
 from bridge.model import CartObserved, CartSnapshot, Contact, LineItem
 from bridge.rules import SequenceSettings, StepSetting
-from bridge.services.carts import apply_event
+from bridge.services.events import apply_event
 from bridge.services.shops import create_shop, save_sequence
 from bridge.worker import run_pass
 from connectors.base import PlatformHttp
@@ -80,7 +80,7 @@ def seed(runtime, platform: str, domain: str, with_code: bool, carts: int, crede
                 currency="USD", line_items=(LineItem("Mug", 2, Decimal("12.50"), product_id="11", variant_id="12"),),
                 subtotal=Decimal("25.00"), total=Decimal("25.00"), updated_at=runtime.now() - timedelta(hours=2),
                 recovery_url=f"https://{domain}/checkouts/{index}/recover" if platform == "shopify" else None)
-            apply_event(session, shop, CartObserved(snap), runtime.now())
+            apply_event(session, shop, CartObserved(snap), runtime.now(), runtime.contacts())
         return shop.id
 
 

@@ -47,7 +47,8 @@ from bridge.db.engine import unit_of_work
 from bridge.db.tables import Cart, CartItem, Message, Order, OutboxEntry, ReminderStep, Shop
 from bridge.model import CartObserved, CartSnapshot, Contact, LineItem
 from bridge.rules import abandon_at, plan_steps
-from bridge.services.carts import apply_event, mark_abandoned
+from bridge.services.carts import mark_abandoned
+from bridge.services.events import apply_event
 from bridge.services.claims import _candidates, claim_due_steps, new_claim_token
 from bridge.services.shops import create_shop, sequence_of
 from bridge.worker import BATCH
@@ -85,7 +86,7 @@ def seed_carts(runtime, shop_id: int, prefix: str, count: int, through_services:
             shop = session.get(Shop, shop_id)
             if through_services:
                 for snap in snapshots[start:start + 500]:
-                    apply_event(session, shop, CartObserved(snap), runtime.now())
+                    apply_event(session, shop, CartObserved(snap), runtime.now(), runtime.contacts())
             else:
                 _insert_as_observed(session, shop, snapshots[start:start + 500], runtime.now())
     return time.perf_counter() - began

@@ -25,7 +25,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.extensions["cartbridge"] = runtime
 
     from webhooks import blueprint as webhooks_blueprint
+    from webhooks.sendgrid import blueprint as sendgrid_blueprint
+    from webhooks.unsubscribe import blueprint as unsubscribe_blueprint
     app.register_blueprint(webhooks_blueprint)
+    app.register_blueprint(sendgrid_blueprint)
+    app.register_blueprint(unsubscribe_blueprint)
 
     @app.get("/healthz")
     def healthz():

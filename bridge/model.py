@@ -89,10 +89,13 @@ class CartSnapshot:
     locale: str | None = None          # BCP 47-ish: "en", "ru", "uk-UA", "pt-BR"
     recovery_url: str | None = None
     accepts_marketing: bool | None = None
+    country: str | None = None         # ISO 3166-1 alpha-2 of the buyer's address: their time zone
+    timezone: str | None = None        # an IANA zone when the platform (or plugin) knows it
 
     def __post_init__(self) -> None:
         _check("checkout", {"external_id": (self.external_id, 255), "cart_token": (self.cart_token, 255),
-                            "locale": (self.locale, 35)}, self.currency)
+                            "locale": (self.locale, 35), "country": (self.country, 2),
+                            "timezone": (self.timezone, 64)}, self.currency)
 
 
 @dataclass(frozen=True)
@@ -138,7 +141,47 @@ class CartRemoved:
     cart_token: str | None = None
 
 
-Event = CartObserved | CartConverted | CartRemoved
+@dataclass(frozen=True)
+class ConsentChanged:
+    """The customer's email marketing consent changed on the platform.
+
+    ``accepts`` is True for "subscribed", False for "not subscribed"/"unsubscribed";
+    ``occurred_at`` orders it against the checkouts' own ``buyer_accepts_marketing``.
+    """
+    contact: Contact
+    accepts: bool
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class CustomerDataRequested:
+    """A privacy request: export everything held about this customer (Shopify
+    ``customers/data_request``)."""
+    contact: Contact
+    request_id: str | None = None
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomerRedacted:
+    """Erase this customer's personal data (Shopify ``customers/redact``)."""
+    contact: Contact
+    order_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShopRedacted:
+    """Erase everything of the shop (Shopify ``shop/redact``, 48 h after uninstall)."""
+
+
+@dataclass(frozen=True)
+class AppUninstalled:
+    """The merchant removed the app: stop sending at once, forget the tokens."""
+    occurred_at: datetime | None = None
+
+
+Event = (CartObserved | CartConverted | CartRemoved | ConsentChanged | CustomerDataRequested | CustomerRedacted
+         | ShopRedacted | AppUninstalled)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.channels.base import Channel
+from bridge.contacts import ContactKeys
 from bridge.crypto import SecretBox
 from bridge.db.engine import make_engine, make_sessionmaker
 from bridge.services.dispatch import Dispatcher
@@ -55,6 +56,10 @@ class Runtime:
         return StoreAccess(self.sessions, self.box, CONNECTORS, self.platform_http, self.settings.shopify_api_key,
                            self.settings.shopify_api_secret, self.now)
 
+    def contacts(self) -> ContactKeys:
+        """Keys for contact hashes (opt-outs) and unsubscribe links, from ``SECRET_KEY``."""
+        return ContactKeys.from_secret(self.settings.secret_key)
+
     def code_secret(self) -> bytes:
         """The key behind discount codes: stable per installation, never stored with them."""
         return hashlib.sha256(b"cartbridge discount codes:" + self.settings.secret_key.encode()).digest()
@@ -64,7 +69,8 @@ class Runtime:
         if channel is None and self.settings.sendgrid_api_key:
             from bridge.channels.sendgrid import SendGridChannel
             channel = SendGridChannel(self.settings.sendgrid_api_key, host=self.settings.sendgrid_api_host,
-                                      timeout=self.settings.send_timeout_seconds)
+                                      timeout=self.settings.send_timeout_seconds,
+                                      asm_group_id=self.settings.sendgrid_unsubscribe_group_id)
         if channel is None:
             from bridge.channels.outbox import OutboxChannel
             return Dispatcher(self.sessions, lambda session: OutboxChannel(session, self.now), True,

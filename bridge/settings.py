@@ -51,6 +51,9 @@ class Settings:
     send_concurrency: int = 32
     platform_timeout_seconds: float = 10.0
     shopify_api_version: str = "2026-10"
+    sendgrid_webhook_public_key: str | None = None    # base64 DER, as SendGrid shows it
+    sendgrid_unsubscribe_group_id: int | None = None  # ASM group for reminder sends
+    retention_days: int = 90
     embedded: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -97,6 +100,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         send_concurrency=max(1, _int(env, "SEND_CONCURRENCY", Settings.send_concurrency)),
         platform_timeout_seconds=_float(env, "PLATFORM_TIMEOUT_SECONDS", Settings.platform_timeout_seconds),
         shopify_api_version=env.get("SHOPIFY_API_VERSION", Settings.shopify_api_version),
+        sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
+        sendgrid_unsubscribe_group_id=_int(env, "SENDGRID_UNSUBSCRIBE_GROUP_ID", 0) or None,
+        retention_days=max(1, _int(env, "RETENTION_DAYS", Settings.retention_days)),
         embedded=embedded,
     )
 

@@ -35,7 +35,7 @@ class PassReport:
 
 def run_pass(runtime: Runtime, dispatcher: Dispatcher, *, max_batches: int = 1000) -> PassReport:
     report = PassReport()
-    report.deliveries = process_inbox(runtime.sessions, CONNECTORS, runtime.now).total
+    report.deliveries = process_inbox(runtime.sessions, CONNECTORS, runtime.now, runtime.contacts()).total
     with unit_of_work(runtime.sessions) as session:
         report.abandoned = mark_abandoned(session, runtime.now())
     for _ in range(max_batches):

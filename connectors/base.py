@@ -117,3 +117,10 @@ class StoreClient(Protocol):
     def find_discount(self, code: str) -> StoreResult: ...
 
     def delete_discount(self, platform_id: str) -> StoreResult: ...
+
+    def find_open_order(self, email: str, customer_id: str | None,
+                        exclude_ids: Sequence[str] = ()) -> StoreResult:
+        """Another order of this contact still pending or not yet delivered: DONE with the
+        order's reference in ``platform_id`` when there is one, ABSENT when there is none.
+        ``exclude_ids``: the platform ids of the contact's own carts (WooCommerce carts are
+        pending orders themselves)."""

@@ -49,6 +49,14 @@ class Shop(Base):
     expiry_reminder_hours: Mapped[int | None] = mapped_column(Integer)
     discount_error: Mapped[str | None] = mapped_column(Text)
     discount_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Consent and sending manners (bridge.manners), each checked at send time.
+    consent_policy: Mapped[str] = mapped_column(String(16), default="first_only")
+    frequency_cap_hours: Mapped[int] = mapped_column(Integer, default=16)      # 0: off
+    quiet_hours_start: Mapped[int] = mapped_column(Integer, default=21)        # local hour; start == end: off
+    quiet_hours_end: Mapped[int] = mapped_column(Integer, default=8)
+    reentry_cooldown_days: Mapped[int] = mapped_column(Integer, default=7)     # 0: off
+    open_order_check: Mapped[bool] = mapped_column(Boolean, default=True)
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     steps: Mapped[list["SequenceStep"]] = relationship(
@@ -119,6 +127,8 @@ class Cart(Base):
                       Index("ix_carts_shop_email", "shop_id", "email"),
                       Index("ix_carts_shop_cart_token", "shop_id", "cart_token"),
                       Index("ix_carts_shop_customer", "shop_id", "customer_id"),
+                      Index("ix_carts_shop_email_hash", "shop_id", "email_hash"),
+                      Index("ix_carts_shop_phone_hash", "shop_id", "phone_hash"),
                       Index("ix_carts_state_abandon_at", "state", "abandon_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -135,6 +145,12 @@ class Cart(Base):
     total: Mapped[Decimal] = mapped_column(Money)
     recovery_url: Mapped[str | None] = mapped_column(Text)
     accepts_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    # Keyed hashes of the normalized contact (bridge.contacts): how opt-outs, privacy
+    # requests and the frequency cap find a customer's carts without comparing raw text.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    phone_hash: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(2))
+    timezone: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16), default="open")
     platform_updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     abandon_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -208,6 +224,13 @@ class Message(Base):
     provider_message_id: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the provider's events said afterwards (SendGrid Event Webhook); first time each.
+    provider_status: Mapped[str | None] = mapped_column(String(32))   # the latest event's type
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    clicked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    complained_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class MessageAttempt(Base):
@@ -268,3 +291,5 @@ class Order(Base):
 
 
 from bridge.db.tables_discounts import Discount  # noqa: E402,F401  (its own module, for size)
+from bridge.db.tables_privacy import (ContactLedger, JobRun, OpenOrderCheck, OptOut,  # noqa: E402,F401
+                                      PrivacyRequest, ProviderEvent)

@@ -1,4 +1,4 @@
-"""Applying shared-model events to stored carts: upsert, re-plan, convert, remove.
+"""Applying cart events to stored carts: upsert, re-plan, convert, remove (``services.events`` routes them).
 
 Webhooks arrive out of order and more than once, so every rule here is written to be
 safe under both: the cart row is locked (PostgreSQL) before it is changed, stale
@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session
 
+from bridge.contacts import ContactKeys
 from bridge.db.tables import Cart, CartItem, Order, ReminderStep, Shop
 from bridge.db.upsert import insert_ignore
-from bridge.model import (CartConverted, CartObserved, CartRemoved, CartSnapshot, CartState, Event,
-                          OrderInfo)
+from bridge.model import CartConverted, CartObserved, CartRemoved, CartSnapshot, CartState, OrderInfo
 from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, is_stale, order_is_for_cart,
                           order_matches_by_contact, plan_steps)
 from bridge.discounts import EXPIRY_STEP_OFFSET
@@ -26,12 +26,7 @@ OPEN_STEP = ("pending", "claimed")
 CLOSED_BY_ORDER = (CartState.CONVERTED.value, CartState.RECOVERED.value)
 
 
-def apply_event(session: Session, shop: Shop, event: Event, now: datetime) -> int | None:
-    """Apply one event; returns the id of the cart it touched, if any."""
-    return _HANDLERS[type(event)](session, shop, event, now)
-
-
-def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetime) -> int:
+def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetime, keys: ContactKeys) -> int:
     snap = event.snapshot
     created = insert_ignore(session, Cart, _new_cart_row(shop.id, snap, now), ("shop_id", "external_id"))
     cart = _locked_cart(session, shop.id, snap.external_id)
@@ -39,6 +34,7 @@ def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetim
                         or CartState(cart.state) not in REOPENABLE):
         return cart.id
     _copy_snapshot(session, cart, snap, now)
+    cart.email_hash, cart.phone_hash = keys.email_hash(cart.email), keys.phone_hash(cart.phone)
     sequence = sequence_of(session, shop)
     cart.state, cart.abandon_at, cart.abandoned_at = CartState.OPEN.value, abandon_at(snap.updated_at, sequence), None
     order = _order_for(session, shop, cart)
@@ -51,7 +47,7 @@ def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetim
     return cart.id
 
 
-def convert(session: Session, shop: Shop, event: CartConverted, now: datetime) -> int | None:
+def convert(session: Session, shop: Shop, event: CartConverted, now: datetime, keys: ContactKeys) -> int | None:
     order = event.order
     _record_order(session, shop.id, order, now)
     row = session.scalars(select(Order).where(Order.shop_id == shop.id, Order.order_id == order.order_id)).one()
@@ -74,7 +70,7 @@ def convert(session: Session, shop: Shop, event: CartConverted, now: datetime) -
     return targets[0].id if targets else None
 
 
-def remove(session: Session, shop: Shop, event: CartRemoved, now: datetime) -> int | None:
+def remove(session: Session, shop: Shop, event: CartRemoved, now: datetime, keys: ContactKeys) -> int | None:
     carts = _carts_by_token(session, shop.id, event.external_id, event.cart_token)
     for cart in carts:
         if CartState(cart.state) in CONVERTIBLE and not is_stale(event.occurred_at, cart.platform_updated_at):
@@ -82,9 +78,6 @@ def remove(session: Session, shop: Shop, event: CartRemoved, now: datetime) -> i
             cart.platform_updated_at = event.occurred_at
             _cancel_open_steps(session, [cart.id], "removed on the platform", now)
     return carts[0].id if carts else None
-
-
-_HANDLERS = {CartObserved: observe_cart, CartConverted: convert, CartRemoved: remove}
 
 
 def mark_abandoned(session: Session, now: datetime) -> int:
@@ -113,6 +106,7 @@ def _copy_snapshot(session: Session, cart: Cart, snap: CartSnapshot, now: dateti
     cart.first_name, cart.customer_id, cart.locale = contact.first_name, contact.customer_id, snap.locale
     cart.currency, cart.subtotal, cart.total = snap.currency, snap.subtotal, snap.total
     cart.recovery_url, cart.accepts_marketing = snap.recovery_url, snap.accepts_marketing
+    cart.country, cart.timezone = snap.country, snap.timezone
     cart.platform_updated_at, cart.updated_at, cart.closed_at = snap.updated_at, now, None
     cart.items.clear()
     session.flush()  # old rows go before new ones take their (cart_id, position) keys

@@ -25,7 +25,8 @@ from bridge.db.engine import unit_of_work
 from bridge.db.tables import Delivery, Shop
 from bridge.db.upsert import insert_ignore
 from bridge.model import Envelope, UnprocessableDelivery
-from bridge.services.carts import apply_event
+from bridge.contacts import ContactKeys
+from bridge.services.events import apply_event
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
@@ -66,13 +67,13 @@ class InboxReport:
 
 
 def process_inbox(factory: sessionmaker[Session], connectors: Mapping, now: Callable[[], datetime],
-                  limit: int = 500) -> InboxReport:
+                  keys: ContactKeys, limit: int = 500) -> InboxReport:
     report = InboxReport()
     for _ in range(limit):
         claimed: dict[str, int] = {}
         try:
             with unit_of_work(factory) as session:
-                outcome = _process_next(session, connectors, now(), claimed)
+                outcome = _process_next(session, connectors, now(), keys, claimed)
         except Exception as exc:  # a bug or an outage must not wedge the inbox: count, back off, go on
             if "id" not in claimed:
                 raise
@@ -83,7 +84,8 @@ def process_inbox(factory: sessionmaker[Session], connectors: Mapping, now: Call
     return report
 
 
-def _process_next(session: Session, connectors: Mapping, now: datetime, claimed: dict) -> str | None:
+def _process_next(session: Session, connectors: Mapping, now: datetime, keys: ContactKeys,
+                  claimed: dict) -> str | None:
     delivery = _claim_next(session, now)
     if delivery is None:
         return None
@@ -96,7 +98,7 @@ def _process_next(session: Session, connectors: Mapping, now: datetime, claimed:
     if event is None:
         return _finish(delivery, "ignored", "topic deliberately ignored", now)
     shop = session.get(Shop, delivery.shop_id)
-    delivery.cart_id = apply_event(session, shop, event, now)
+    delivery.cart_id = apply_event(session, shop, event, now, keys)
     return _finish(delivery, "processed", None, now)
 
 

@@ -61,7 +61,7 @@ def test_a_processing_error_is_logged_by_type_not_by_its_message(runtime, client
     add_shopify_shop(runtime)
     post_shopify(client, "checkouts/create", checkout("tok-err", clock(), email=EMAIL), webhook_id="e1")
     # when the inbox is processed
-    report = process_inbox(runtime.sessions, {"shopify": _ExplodingConnector()}, runtime.now)
+    report = process_inbox(runtime.sessions, {"shopify": _ExplodingConnector()}, runtime.now, runtime.contacts())
     # then the error is counted and logged by type with its frames, without the message
     text = log_text()
     assert report.errors == 1

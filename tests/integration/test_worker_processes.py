@@ -39,7 +39,7 @@ def _seed_due_carts(runtime, count: int) -> None:
                 currency="USD", line_items=(LineItem("Mug", 1, Decimal("12.00")),),
                 subtotal=Decimal("12.00"), total=Decimal("12.00"), updated_at=left,
                 recovery_url=f"https://x.myshopify.com/recover/{n}")
-            observe_cart(session, shop, CartObserved(snapshot), datetime.now(UTC))
+            observe_cart(session, shop, CartObserved(snapshot), datetime.now(UTC), runtime.contacts())
 
 
 def _worker_env(runtime, server: SendGridTestServer, **extra) -> dict:

@@ -1,0 +1,1 @@
+"""``cartbridge privacy`` and ``cartbridge optouts``. (Being written: see issue 4.)"""
