@@ -27,6 +27,12 @@ def shops_status(shop_ref: str) -> None:
     click.echo(f"  discount codes: {codes}")
     if status["discount_error"]:
         click.echo(f"  last refusal ({status['discount_error_at']:%Y-%m-%d %H:%M} UTC): {status['discount_error']}")
+    for line in status["manners"]:
+        click.echo("  " + line)
+    click.echo(f"  opted-out contacts: {status['opted_out']}")
+    if status["waiting_steps"]:
+        click.echo(f"  {status['waiting_steps']} reminder(s) postponed by quiet hours, the frequency cap "
+                   f"or an unanswered order check")
     if status["held_steps"]:
         click.echo(f"  {status['held_steps']} reminder(s) held; fix the cause, then "
                    f"`cartbridge shops release {shop_ref}`")
@@ -35,7 +41,7 @@ def shops_status(shop_ref: str) -> None:
 @shops.command("release")
 @click.argument("shop_ref")
 def shops_release(shop_ref: str) -> None:
-    """Retry the reminders held because the platform refused their discount code."""
+    """Retry the reminders held because the platform refused their code or its order check."""
     runtime = _runtime()
     with unit_of_work(runtime.sessions) as session:
         count = release_held(session, _shop(session, shop_ref), runtime.now())

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bridge.config_discounts import parse_discount
 from bridge.discounts import EXPIRY_TEMPLATE_STEP
+from bridge.manners import validate_manners
 from bridge.rules import SequenceSettings, StepSetting, validate_sequence
 from bridge.templating import SUPPORTED_LANGUAGES, TemplateSource, check_template
 
@@ -118,6 +119,18 @@ def _optional_text(limit: int):
     return check
 
 
+MANNER_FIELDS = ("consent_policy", "frequency_cap_hours", "quiet_hours_start", "quiet_hours_end",
+                 "reentry_cooldown_days", "open_order_check")
+
+
+def _manner(name: str):
+    def check(value) -> str | None:
+        if value is None:
+            return "must not be null"
+        return next((reason for _, reason in validate_manners({name: value})), None)
+    return check
+
+
 _FIELD_CHECKS = {
     "language": lambda v: None if v in SUPPORTED_LANGUAGES else f"must be one of {', '.join(SUPPORTED_LANGUAGES)}",
     "timezone": _timezone,
@@ -130,6 +143,7 @@ _FIELD_CHECKS = {
     "expiry_reminder_hours": lambda v: None if v is None or (isinstance(v, int) and not isinstance(v, bool)
                                                              and 1 <= v <= 24 * 30)
     else "must be a whole number of hours between 1 and 720, or null (off)",
+    **{name: _manner(name) for name in MANNER_FIELDS},
 }
 
 

@@ -87,3 +87,16 @@ def unsubscribe_url(public_url: str, token: str, language: str | None = None) ->
     confirmation page's language (the message's own)."""
     url = f"{public_url.rstrip('/')}/u/{token}"
     return f"{url}?lang={language}" if language else url
+
+
+@dataclass(frozen=True)
+class UnsubscribeLinks:
+    """Makes the unsubscribe link of a message (shop + contact + the message's language)."""
+    keys: ContactKeys
+    public_url: str
+
+    def url(self, shop_id: int, email: str | None, language: str | None = None) -> str | None:
+        email_hash = self.keys.email_hash(email)
+        if email_hash is None:
+            return None
+        return unsubscribe_url(self.public_url, self.keys.unsubscribe_token(shop_id, email_hash), language)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.channels.base import Channel
-from bridge.contacts import ContactKeys
+from bridge.contacts import ContactKeys, UnsubscribeLinks
 from bridge.crypto import SecretBox
 from bridge.db.engine import make_engine, make_sessionmaker
 from bridge.services.dispatch import Dispatcher
@@ -71,15 +71,15 @@ class Runtime:
             channel = SendGridChannel(self.settings.sendgrid_api_key, host=self.settings.sendgrid_api_host,
                                       timeout=self.settings.send_timeout_seconds,
                                       asm_group_id=self.settings.sendgrid_unsubscribe_group_id)
+        links = UnsubscribeLinks(self.contacts(), self.settings.public_url)
+        common = dict(mail_from=self.settings.mail_from, now=self.now, links=links,
+                      claim_seconds=self.settings.claim_seconds, access=self.store_access(),
+                      code_secret=self.code_secret())
         if channel is None:
             from bridge.channels.outbox import OutboxChannel
-            return Dispatcher(self.sessions, lambda session: OutboxChannel(session, self.now), True,
-                              self.settings.mail_from, self.now, self.settings.claim_seconds,
-                              access=self.store_access(), code_secret=self.code_secret())
+            return Dispatcher(self.sessions, lambda session: OutboxChannel(session, self.now), True, **common)
         return Dispatcher(self.sessions, lambda _session: channel, channel.transactional,
-                          self.settings.mail_from, self.now, self.settings.claim_seconds,
-                          in_flight=self.settings.send_concurrency, access=self.store_access(),
-                          code_secret=self.code_secret())
+                          in_flight=self.settings.send_concurrency, **common)
 
     def close(self) -> None:
         if self.platform_http is not None and self._owns_http:

@@ -41,6 +41,7 @@ class RenderedMessage:
     html: str
     text: str
     language: str
+    unsubscribe_url: str | None = None
 
 
 @dataclass(frozen=True)

@@ -72,6 +72,11 @@ def _demo_shops(runtime: Runtime) -> dict[str, int]:
                                                name="Demo Woo Store", now=runtime.now(), webhook_secret=WOO_SECRET)
         for shop in found.values():
             save_sequence(session, shop, DEMO_SEQUENCE)
+            # Reminders a minute apart, at any hour: the frequency cap, quiet hours and the
+            # re-entry cooldown would rightly hold them back for hours, so the demo turns
+            # them off. Consent keeps its default (the demo's buyers accepted marketing).
+            shop.frequency_cap_hours, shop.quiet_hours_start, shop.quiet_hours_end = 0, 0, 0
+            shop.reentry_cooldown_days = 0
         return {platform: shop.id for platform, shop in found.items()}
 
 

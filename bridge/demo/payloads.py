@@ -64,7 +64,8 @@ def _woo_order(order_id, name, email, locale, product, price, currency, now) -> 
     return {"id": order_id, "status": "pending", "currency": currency, "total": price,
             "date_created_gmt": stamp, "date_modified_gmt": stamp, "customer_id": 0,
             "billing": {"first_name": name, "email": email, "phone": ""},
-            "meta_data": [{"id": 1, "key": "_locale", "value": locale}],
+            "meta_data": [{"id": 1, "key": "_locale", "value": locale},
+                          {"id": 2, "key": "_cartbridge_accepts_marketing", "value": "yes"}],
             "line_items": [{"id": 1, "name": product, "product_id": 7, "variation_id": 0, "quantity": 1,
                             "subtotal": price, "total": price, "price": float(price), "sku": ""}],
             "payment_url": f"{DEMO_WOO_URL}/checkout/order-pay/{order_id}/?pay_for_order=true&key=wc_order_demo"}

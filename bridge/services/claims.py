@@ -5,7 +5,8 @@ expiry, inside the transaction that also re-checks the cart: converted, removed,
 email, an order already recorded for it, shop not active. On PostgreSQL the candidate
 rows are locked with FOR UPDATE SKIP LOCKED, so any number of workers on any number of
 machines take disjoint batches; on SQLite, BEGIN IMMEDIATE makes the claim exclusive.
-The checks are made for the whole batch with a handful of IN queries.
+The checks are made for the whole batch with a handful of IN queries; the sending
+manners (opt-out, consent, cooldown, quiet hours, frequency cap) are in ``send_checks``.
 
 A claim whose worker died expires. It is then claimed again, unless the dead worker
 had already started a provider call (an attempt with no outcome): the provider may
@@ -19,10 +20,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from bridge.contacts import ContactKeys
 from bridge.db.tables import Cart, Discount, Message, MessageAttempt, Order, ReminderStep, Shop
 from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.model import CartState
 from bridge.services.carts import close_converted, match_window, order_for, orders_naming
+from bridge.services.outcomes import expire_finished
+from bridge.services.send_checks import BatchChecks, Verdict
 
 LIVE_STATES = (CartState.OPEN.value, CartState.ABANDONED.value)
 
@@ -32,7 +36,7 @@ def new_claim_token() -> str:
 
 
 def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, claim_seconds: int,
-                    transactional_channel: bool) -> list[int]:
+                    transactional_channel: bool, keys: ContactKeys) -> list[int]:
     """Claim up to ``limit`` due steps; returns the ids claimed with ``token``."""
     steps = _candidates(session, now, limit)
     if not steps:
@@ -45,21 +49,38 @@ def claim_due_steps(session: Session, now: datetime, *, limit: int, token: str, 
     orders = orders_naming(session, list(carts.values()))
     in_flight = {} if transactional_channel else _in_flight(session, [s.id for s in steps if s.status == "claimed"])
     codes = _codes_to_expire(session, [s for s in steps if s.position >= EXPIRY_STEP_OFFSET])
-    expires, claimed = now + timedelta(seconds=claim_seconds), []
+    checks = BatchChecks(session, carts, keys, now)
+    expires, claimed, settled = now + timedelta(seconds=claim_seconds), [], set()
     for step in steps:
         if step.id in in_flight:
             _settle_in_flight(session, step, in_flight[step.id], now)
             continue
-        reason = _ineligible(session, carts[step.cart_id], shops[step.shop_id], orders, now)
+        cart, shop = carts[step.cart_id], shops[step.shop_id]
+        reason = _ineligible(session, cart, shop, orders, now)
         if reason is None and step.position >= EXPIRY_STEP_OFFSET:
             reason = _code_unusable(codes.get((step.cart_id, step.position - EXPIRY_STEP_OFFSET)), now)
-        if reason:
-            _settle(step, "skipped" if reason != "converted" else "cancelled", reason, now)
+        verdict = Verdict("skip", reason) if reason else checks.verdict(step, cart, shop)
+        if verdict.action != "go":
+            _apply_verdict(step, cart, verdict, now)
+            settled.add(cart.id)
             continue
+        checks.reserve(step, cart)
         step.status, step.claim_token, step.claim_expires_at = "claimed", token, expires
         step.attempts, step.updated_at = step.attempts + 1, now
         claimed.append(step.id)
+    expire_finished(session, settled, now)
     return claimed
+
+
+def _apply_verdict(step: ReminderStep, cart: Cart, verdict: Verdict, now: datetime) -> None:
+    """Skip (cancelled when the cart converted) or wait: back to pending, due later, with why."""
+    if verdict.action == "wait":
+        _settle(step, "pending", verdict.reason, now)
+        step.due_at = verdict.until
+        return
+    _settle(step, "cancelled" if verdict.reason == "converted" else "skipped", verdict.reason, now)
+    if verdict.suppress and cart.state in LIVE_STATES:
+        cart.state, cart.updated_at = CartState.SUPPRESSED.value, now
 
 
 def _candidates(session: Session, now: datetime, limit: int) -> list[ReminderStep]:

@@ -26,9 +26,11 @@ from typing import Callable
 from sqlalchemy.orm import Session, sessionmaker
 
 from bridge.channels.base import Channel, Outcome, SendResult
+from bridge.contacts import UnsubscribeLinks
 from bridge.db.engine import unit_of_work
 from bridge.services.claims import claim_due_steps, new_claim_token
 from bridge.services.discount_codes import plan_codes, record_codes, run_code_job
+from bridge.services.open_orders import plan_checks, record_checks, run_check
 from bridge.services.outcomes import PreparedSend, prepare_batch, record_batch
 from bridge.services.store_access import StoreAccess
 
@@ -42,6 +44,8 @@ class Dispatcher:
     transactional: bool
     mail_from: str
     now: Callable[[], datetime]
+    # Contact hashes (opt-outs, frequency cap) and the unsubscribe link every message carries.
+    links: UnsubscribeLinks
     claim_seconds: int = 300
     # Provider calls at once (SEND_CONCURRENCY): the real API takes 100-300 ms a call, so
     # this bounds a worker's rate; it is also how many a crash can leave as "unknown" (x2).
@@ -57,8 +61,8 @@ class Dispatcher:
         """Claim a batch of due steps and send them; returns how many were claimed."""
         token = new_claim_token()
         with unit_of_work(self.sessions) as session:
-            ids = claim_due_steps(session, self.now(), limit=limit, token=token,
-                                  claim_seconds=self.claim_seconds, transactional_channel=self.transactional)
+            ids = claim_due_steps(session, self.now(), limit=limit, token=token, claim_seconds=self.claim_seconds,
+                                  transactional_channel=self.transactional, keys=self.links.keys)
         if ids and self.transactional:
             self._send_in_one_transaction(ids, token)
         elif ids:
@@ -71,9 +75,9 @@ class Dispatcher:
             self._pool = None
 
     def _send_in_one_transaction(self, ids: list[int], token: str) -> None:
-        self._secure_codes(ids, token)
+        self._before_send(ids, token)
         with unit_of_work(self.sessions) as session:
-            prepared = prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors())
+            prepared = prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors(), self.links)
             channel = self.channel_for(session)
             results = [(item, channel.send(item.outbound), 0) for item in prepared]
             record_batch(session, results, self.now())
@@ -97,14 +101,27 @@ class Dispatcher:
                 self._count(finished)
 
     def _prepare(self, ids: list[int], token: str) -> list[PreparedSend]:
-        self._secure_codes(ids, token)
+        self._before_send(ids, token)
         with unit_of_work(self.sessions) as session:
-            return prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors())
+            return prepare_batch(session, ids, token, self.mail_from, self.now(), self._connectors(), self.links)
+
+    def _before_send(self, ids: list[int], token: str) -> None:
+        """The platform calls a claimed step needs: is another order open? then its code."""
+        if self.access is not None:
+            self._check_open_orders(ids, token)
+            self._secure_codes(ids, token)
+
+    def _check_open_orders(self, ids: list[int], token: str) -> None:
+        with unit_of_work(self.sessions) as session:
+            jobs = plan_checks(session, ids, token, self.access, self.now())
+        if not jobs:
+            return
+        outcomes = list(self._threads().map(lambda job: run_check(job, self.access), jobs))
+        with unit_of_work(self.sessions) as session:
+            record_checks(session, outcomes, token, self.now())
 
     def _secure_codes(self, ids: list[int], token: str) -> None:
         """Create the codes these steps offer (record intent, call the platforms, record outcome)."""
-        if self.access is None:
-            return
         with unit_of_work(self.sessions) as session:
             jobs = plan_codes(session, ids, token, self.code_secret, self.access, self.now())
         if not jobs:

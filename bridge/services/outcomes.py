@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from bridge.backoff import backoff_delay
 from bridge.channels.base import OutboundMessage, Outcome, SendResult
+from bridge.contacts import UnsubscribeLinks
 from bridge.db.tables import Cart, Discount, Message, MessageAttempt, ReminderStep, Shop, Template
 from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.model import CartState
+from bridge.services.optouts import opted_out
 from bridge.services.render import render_step
 from bridge.templating import TemplateRenderError
 from connectors.base import Connector
@@ -34,8 +36,13 @@ class PreparedSend:
 
 
 def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, now: datetime,
-                  connectors: Mapping[str, Connector] | None = None) -> list[PreparedSend]:
-    """Render and record the intent to send, for every step still claimed with ``token``."""
+                  connectors: Mapping[str, Connector] | None = None,
+                  links: UnsubscribeLinks | None = None) -> list[PreparedSend]:
+    """Render and record the intent to send, for every step still claimed with ``token``.
+
+    The last look before the provider call: an opt-out, a redaction or an uninstall that
+    committed after the claim stops the step here (they also cancel claimed steps, so
+    most never get this far)."""
     steps = list(session.scalars(select(ReminderStep).where(
         ReminderStep.id.in_(ids), ReminderStep.claim_token == token, ReminderStep.status == "claimed")
         .order_by(ReminderStep.id).with_for_update()))  # a conversion cancelling now waits for us
@@ -47,24 +54,39 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
     attempts = dict(session.execute(select(MessageAttempt.message_id, func.count()).where(
         MessageAttempt.message_id.in_([m.id for m in messages.values()])).group_by(MessageAttempt.message_id)).all())
     codes = _active_codes(session, steps)
+    opted = opted_out(session, [(c.shop_id, h) for c in carts.values() for h in (c.email_hash, c.phone_hash)])
     ready = []
     for step in steps:
         cart, shop = carts[step.cart_id], shops[step.shop_id]
+        stop = _stopped(cart, shop, opted)
+        if stop:
+            step.status, step.reason, step.claim_token, step.updated_at = "skipped", stop, None, now
+            continue
         code = codes.get((step.cart_id, step.position % EXPIRY_STEP_OFFSET))
         try:
             rendered = render_step(shop, cart, step.position, templates, code,
-                                   (connectors or {}).get(shop.platform))
+                                   (connectors or {}).get(shop.platform), links)
         except TemplateRenderError as exc:
             step.status, step.reason, step.claim_token, step.updated_at = "failed", f"template: {exc}", None, now
             continue
         content = dict(channel=step.channel, to_email=cart.email, language=rendered.language, status="sending",
                        subject=rendered.subject, html=rendered.html, text=rendered.text)
-        ready.append((step, cart, shop, content))
-    message_ids = _save_messages(session, ready, messages, now)
+        ready.append((step, cart, shop, content, rendered.unsubscribe_url))
+    message_ids = _save_messages(session, [r[:4] for r in ready], messages, now)
     attempt_ids = _insert_returning(session, MessageAttempt, [
         dict(message_id=mid, number=attempts.get(mid, 0) + 1, started_at=now) for mid in message_ids])
-    return [PreparedSend(step.id, attempt_id, _outbound(mid, step, cart, shop, content, mail_from))
-            for (step, cart, shop, content), mid, attempt_id in zip(ready, message_ids, attempt_ids)]
+    return [PreparedSend(step.id, attempt_id, _outbound(mid, step, cart, shop, content, mail_from, unsubscribe))
+            for (step, cart, shop, content, unsubscribe), mid, attempt_id in zip(ready, message_ids, attempt_ids)]
+
+
+def _stopped(cart: Cart, shop: Shop, opted: set[tuple[int, str]]) -> str | None:
+    if {(cart.shop_id, cart.email_hash), (cart.shop_id, cart.phone_hash)} & opted:
+        return "opted out"
+    if shop.status != "active":
+        return "shop not active"
+    if not cart.email or cart.state not in (CartState.OPEN.value, CartState.ABANDONED.value):
+        return "cart " + cart.state if cart.email else "no email address"
+    return None
 
 
 def _active_codes(session: Session, steps: list[ReminderStep]) -> dict[tuple[int, int], Discount]:
@@ -119,7 +141,7 @@ def record_batch(session: Session, results: list[tuple[PreparedSend, SendResult,
     for model, rows in ((MessageAttempt, attempt_rows), (Message, message_rows), (ReminderStep, step_rows)):
         for group in _by_keys(rows):
             session.execute(update(model), group)
-    _expire_finished(session, {p.outbound.cart_id for p, _, _ in results}, now)
+    expire_finished(session, {p.outbound.cart_id for p, _, _ in results}, now)
 
 
 def _by_keys(rows: list[dict]) -> list[list[dict]]:
@@ -131,12 +153,16 @@ def _by_keys(rows: list[dict]) -> list[list[dict]]:
 
 
 def _outbound(message_id: int, step: ReminderStep, cart: Cart, shop: Shop, content: dict,
-              mail_from: str) -> OutboundMessage:
+              mail_from: str, unsubscribe: str | None) -> OutboundMessage:
+    # RFC 8058 one-click: mailbox providers POST "List-Unsubscribe=One-Click" to the URL;
+    # Gmail and Yahoo require it of bulk senders. https://www.rfc-editor.org/rfc/rfc8058
+    headers = {"List-Unsubscribe": f"<{unsubscribe}>",
+               "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"} if unsubscribe else {}
     return OutboundMessage(
         message_id=str(message_id), shop_id=shop.id, cart_id=cart.id, step=step.position,
         to_email=cart.email, to_name=cart.first_name, from_email=shop.sender_email or mail_from,
         from_name=shop.sender_name or shop.name, subject=content["subject"], html=content["html"],
-        text=content["text"])
+        text=content["text"], headers=headers)
 
 
 def _by_id(session: Session, model: type, ids: set[int], *options) -> dict:
@@ -172,8 +198,10 @@ _OUTCOMES = {Outcome.SENT: _on_sent, Outcome.RETRY: _on_retry, Outcome.FAILED: _
              Outcome.UNKNOWN: _on_unknown}
 
 
-def _expire_finished(session: Session, cart_ids: set[int], now: datetime) -> None:
+def expire_finished(session: Session, cart_ids: set[int], now: datetime) -> None:
     """The sequence ran out: abandoned carts with nothing pending or in flight expire."""
+    if not cart_ids:
+        return
     open_step = exists().where(ReminderStep.cart_id == Cart.id, ReminderStep.status.in_(("pending", "claimed")))
     session.execute(update(Cart).where(Cart.id.in_(cart_ids), Cart.state == CartState.ABANDONED.value, ~open_step)
                     .values(state=CartState.EXPIRED.value, closed_at=now, updated_at=now)

@@ -1,5 +1,6 @@
-"""A shop's health for the merchant: sequence and discount settings, code counts, the last
-refusal from the platform and the steps it holds; and releasing those held steps."""
+"""A shop's health for the merchant: sequence and discount settings, consent and sending
+manners, code counts, opt-outs, the last refusal from the platform and the steps it holds
+or postpones; and releasing held steps."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bridge.db.tables import Discount, ReminderStep, Shop
+from bridge.db.tables import Discount, OptOut, ReminderStep, Shop
 from bridge.discounts import DiscountKind, DiscountSetting
 from bridge.services.shops import sequence_of
 
@@ -40,7 +41,26 @@ def shop_status(session: Session, shop: Shop) -> dict:
         "held_steps": held or 0,
         "discount_error": shop.discount_error,
         "discount_error_at": shop.discount_error_at,
+        "manners": describe_manners(shop),
+        "opted_out": session.scalar(select(func.count()).where(OptOut.shop_id == shop.id, OptOut.active.is_(True))),
+        "waiting_steps": session.scalar(select(func.count()).where(
+            ReminderStep.shop_id == shop.id, ReminderStep.status == "pending",
+            ReminderStep.reason.like("waiting:%"))) or 0,
     }
+
+
+def describe_manners(shop: Shop) -> list[str]:
+    """The consent policy and sending manners, as the merchant reads them."""
+    quiet = ("off" if shop.quiet_hours_start == shop.quiet_hours_end
+             else f"{shop.quiet_hours_start:02d}:00-{shop.quiet_hours_end:02d}:00 in the customer's time zone")
+    has_api = bool(shop.access_token_enc or shop.consumer_key_enc)
+    orders = "on" if shop.open_order_check and has_api else (
+        "off" if not shop.open_order_check else "not possible: no API credentials")
+    return [f"consent policy: {shop.consent_policy}",
+            f"frequency cap: {f'one message per {shop.frequency_cap_hours} h' if shop.frequency_cap_hours else 'off'}",
+            f"quiet hours: {quiet}",
+            f"re-entry cooldown: {f'{shop.reentry_cooldown_days} days' if shop.reentry_cooldown_days else 'off'}",
+            f"other open order check: {orders}"]
 
 
 def release_held(session: Session, shop: Shop, now: datetime) -> int:

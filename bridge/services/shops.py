@@ -17,13 +17,15 @@ from bridge.config_file import ConfigError, parse_config
 from bridge.discounts import DiscountKind, DiscountSetting
 from bridge.crypto import SecretBox
 from bridge.db.tables import SequenceStep, Shop, Template
+from bridge.manners import DEFAULT_POLICY
 from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, validate_sequence
 
 __all__ = ["ConfigError", "create_shop", "export_config", "import_config", "save_sequence", "sequence_of"]
 
 CONFIG_VERSION = 1
 SHOP_FIELDS = ("language", "timezone", "sender_name", "sender_email", "order_match_window_minutes",
-               "send_without_discount", "expiry_reminder_hours")
+               "send_without_discount", "expiry_reminder_hours", "consent_policy", "frequency_cap_hours",
+               "quiet_hours_start", "quiet_hours_end", "reentry_cooldown_days", "open_order_check")
 
 
 def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str, name: str,
@@ -31,6 +33,8 @@ def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str,
                 consumer_secret: str | None = None, webhook_secret: str | None = None) -> Shop:
     shop = Shop(platform=platform, domain=domain, name=name, created_at=now, status="active",
                 language="en", timezone="UTC", abandon_after_minutes=DEFAULT_SEQUENCE.abandon_after_minutes,
+                consent_policy=DEFAULT_POLICY.value, frequency_cap_hours=16, quiet_hours_start=21, quiet_hours_end=8,
+                reentry_cooldown_days=7, open_order_check=True,
                 order_match_window_minutes=30 * 24 * 60,
                 access_token_enc=box.seal(access_token), consumer_key_enc=box.seal(consumer_key),
                 consumer_secret_enc=box.seal(consumer_secret), webhook_secret_enc=box.seal(webhook_secret))

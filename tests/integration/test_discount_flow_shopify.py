@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_call_leaves_a_code_that_is_found_not_duplicated(run
     clock.advance(hours=23)
     access = runtime.store_access()
     with unit_of_work(runtime.sessions) as session:
-        ids = claim_due_steps(session, clock(), limit=10, token="dead-worker", claim_seconds=300,
+        ids = claim_due_steps(session, clock(), limit=10, token="dead-worker", claim_seconds=300, keys=runtime.contacts(),
                               transactional_channel=True)
         [job] = plan_codes(session, ids, "dead-worker", runtime.code_secret(), access, clock())
     ShopifyStore(job.keys.credentials, runtime.platform_http).create_discount(job.spec)

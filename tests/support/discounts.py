@@ -10,6 +10,7 @@ from bridge.rules import SequenceSettings, StepSetting
 from bridge.services.shops import create_shop, save_sequence
 from bridge.services.store_access import store_tokens
 from connectors.base import PlatformHttp, TokenSet
+from tests.support.shops import NO_MANNERS
 
 
 def discount_sequence(step2: DiscountSetting = DEFAULT_STEP_DISCOUNT) -> SequenceSettings:
@@ -30,6 +31,8 @@ def add_shop_with_codes(runtime, *, platform: str, domain: str, sequence: Sequen
                            now=runtime.now(), **credentials)
         save_sequence(session, shop, sequence or discount_sequence())
         shop.expiry_reminder_hours, shop.send_without_discount = expiry_reminder_hours, send_without_discount
+        for name, value in NO_MANNERS.items():   # the manners have their own tests
+            setattr(shop, name, value)
         if tokens is not None:
             store_tokens(shop, runtime.box, tokens)
         return shop.id

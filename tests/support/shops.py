@@ -32,9 +32,26 @@ def add_woo_shop(runtime, url: str = "https://shop.example.com", *, secret: str 
         return shop.id
 
 
+# Sending manners off: the timing tests move a clock through steps minutes apart, at any
+# hour, with no platform API to ask about other orders. The manners' own tests
+# (tests/integration/test_manners*.py) switch them on with ``set_manners``.
+NO_MANNERS = dict(consent_policy="everyone", frequency_cap_hours=0, quiet_hours_start=0, quiet_hours_end=0,
+                  reentry_cooldown_days=0, open_order_check=False)
+
+
+def set_manners(runtime, shop_id: int, **values) -> None:
+    from bridge.db.tables import Shop
+    with unit_of_work(runtime.sessions) as session:
+        shop = session.get(Shop, shop_id)
+        for name, value in values.items():
+            setattr(shop, name, value)
+
+
 def _maybe_sequence(session, shop, abandon_after, delays) -> None:
     """Plain reminders unless a test asks for codes (tests/integration/test_discount_*.py do):
     the timing tests run without a platform API to create codes on."""
+    for name, value in NO_MANNERS.items():
+        setattr(shop, name, value)
     steps = tuple(StepSetting(i, d) for i, d in enumerate(delays or (60, 1440, 4320), 1))
     save_sequence(session, shop, SequenceSettings(60 if abandon_after is None else abandon_after, steps))
 
