@@ -88,15 +88,16 @@ def seed_carts(runtime, shop_id: int, prefix: str, count: int, through_services:
                 for snap in snapshots[start:start + 500]:
                     apply_event(session, shop, CartObserved(snap), runtime.now(), runtime.contacts())
             else:
-                _insert_as_observed(session, shop, snapshots[start:start + 500], runtime.now())
+                _insert_as_observed(session, shop, snapshots[start:start + 500], runtime.now(), runtime.contacts())
     return time.perf_counter() - began
 
 
-def _insert_as_observed(session, shop: Shop, snapshots: list[CartSnapshot], now: datetime) -> None:
+def _insert_as_observed(session, shop: Shop, snapshots: list[CartSnapshot], now: datetime, keys) -> None:
     """The rows ``observe_cart`` writes for a new cart (cart, items, planned steps), in bulk."""
     sequence = sequence_of(session, shop)
     session.execute(insert(Cart), [dict(
         shop_id=shop.id, external_id=s.external_id, cart_token=s.cart_token, email=s.contact.email,
+        email_hash=keys.email_hash(s.contact.email), phone_hash=keys.phone_hash(s.contact.phone),
         first_name=s.contact.first_name, customer_id=s.contact.customer_id, locale=s.locale, currency=s.currency,
         subtotal=s.subtotal, total=s.total, recovery_url=s.recovery_url, accepts_marketing=s.accepts_marketing,
         state="open", platform_updated_at=s.updated_at, abandon_at=abandon_at(s.updated_at, sequence),
@@ -153,8 +154,13 @@ def bench_sends(kind: str, url: str, args: argparse.Namespace) -> tuple[list[lis
         runtime = make_runtime(url, instance, env)
         try:
             with unit_of_work(runtime.sessions) as session:
-                shop_id = create_shop(session, runtime.box, platform="shopify", domain=SHOP_DOMAIN,
-                                      name="Bench Shop", now=runtime.now(), access_token="shpat_bench").id
+                shop = create_shop(session, runtime.box, platform="shopify", domain=SHOP_DOMAIN,
+                                   name="Bench Shop", now=runtime.now(), access_token="shpat_bench")
+                # Default consent, frequency cap and cooldown are checked on every send; quiet
+                # hours would make the figures depend on the hour, and there is no platform
+                # API here to ask about other orders (bench.discounts measures platform calls).
+                shop.quiet_hours_start = shop.quiet_hours_end = 0
+                shop.open_order_check, shop_id = False, shop.id
             for channel in ("sendgrid", "outbox"):
                 seeded = seed_carts(runtime, shop_id, channel, args.carts, args.seed_through_services)
                 print(f"{kind}: seeded {args.carts} carts ({args.seed_label}) in {seeded:.1f} s", flush=True)
@@ -292,6 +298,7 @@ def time_claims(runtime, repeats: int, budget: float) -> tuple[float, float, int
     a series stops early (after 3) once it has taken ``budget`` seconds. Also: ids claimed, runs."""
     series: dict[bool, list[float]] = {False: [], True: []}
     claimed = 0
+    keys = runtime.contacts()
     for whole, timings in series.items():
         began_series = time.perf_counter()
         while len(timings) < repeats and (len(timings) < 3 or time.perf_counter() - began_series < budget):
@@ -300,7 +307,7 @@ def time_claims(runtime, repeats: int, budget: float) -> tuple[float, float, int
                 began = time.perf_counter()
                 if whole:
                     claimed = len(claim_due_steps(session, runtime.now(), limit=BATCH, token=new_claim_token(),
-                                                  claim_seconds=300, transactional_channel=False))
+                                                  claim_seconds=300, transactional_channel=False, keys=keys))
                 else:
                     _candidates(session, runtime.now(), BATCH)
                 timings.append(1000 * (time.perf_counter() - began))
@@ -324,8 +331,10 @@ def bench_claims(kind: str, url: str, args: argparse.Namespace) -> list[list[obj
     rows, now, previous = [], datetime.now(UTC).replace(microsecond=0), 0
     try:
         with unit_of_work(runtime.sessions) as session:
-            shop_id = create_shop(session, runtime.box, platform="shopify", domain=SHOP_DOMAIN,
-                                  name="Bench Shop", now=runtime.now()).id
+            shop = create_shop(session, runtime.box, platform="shopify", domain=SHOP_DOMAIN,
+                               name="Bench Shop", now=runtime.now())
+            shop.quiet_hours_start = shop.quiet_hours_end = 0   # figures must not depend on the hour
+            shop_id = shop.id
         for size in (args.carts_small, args.carts_large):
             seeded = seed_bulk(runtime, shop_id, previous + 1, size, min(args.carts_small, 100 * DUE_CARTS), now)
             previous = size

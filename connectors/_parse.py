@@ -7,7 +7,9 @@ as a ``KeyError``/``TypeError`` and always lands in the dead-letter inbox with a
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import zoneinfo
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Mapping
@@ -138,6 +140,33 @@ def required_moment(value: Any, field: str) -> datetime:
     if parsed is None:
         raise UnprocessableDelivery(f"{field} is missing or not an ISO 8601 datetime")
     return parsed
+
+
+def country(value: Any) -> str | None:
+    """An ISO 3166-1 alpha-2 code, upper-cased ("ua" -> "UA"); None for anything else.
+
+    Platforms send "" for an unknown country and some plugins the country's name: neither
+    is a code, and a wrong country is worse than none (it picks the buyer's quiet hours).
+    """
+    found = text(value)
+    code = found.upper() if found else ""
+    return code if len(code) == 2 and code.isascii() and code.isalpha() else None
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    # Read from the tz database once per process; every later lookup is pure.
+    return frozenset(zoneinfo.available_timezones())
+
+
+def iana_zone(value: Any) -> str | None:
+    """An IANA time zone name the tz database knows ("Europe/Kyiv"), else None.
+
+    Membership in the known names rather than ``ZoneInfo(value)``, which would open a
+    file named by untrusted input; a name the database lacks is no zone, not an error.
+    """
+    found = text(value)
+    return found if found is not None and found in _known_zones() else None
 
 
 def required_text(value: Any, field: str) -> str:

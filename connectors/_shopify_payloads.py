@@ -37,6 +37,14 @@ def _real_variant(title: str | None) -> str | None:
     return None if title == "Default Title" else title
 
 
+def _buyer_country(payload: dict) -> str | None:
+    """The billing country, else the shipping one: the buyer's own address tells their time
+    zone better than where a gift is sent. Checkouts carry no time zone of their own."""
+    billing = p.mapping(payload.get("billing_address"), "billing_address")
+    shipping = p.mapping(payload.get("shipping_address"), "shipping_address")
+    return p.first(p.country(billing.get("country_code")), p.country(shipping.get("country_code")))
+
+
 def _line_item(raw: Any, index: int) -> LineItem:
     """``presentment_*`` titles are in the buyer's language/currency, so prefer them."""
     field = f"line_items[{index}]"
@@ -76,6 +84,7 @@ def _snapshot(token: str, payload: dict) -> CartSnapshot:
         locale=p.text(payload.get("customer_locale")),
         recovery_url=p.text(payload.get("abandoned_checkout_url")),
         accepts_marketing=p.boolean(payload.get("buyer_accepts_marketing")),
+        country=_buyer_country(payload),
     )
 
 

@@ -19,8 +19,20 @@ from connectors import _parse as p
 # Order meta keys that multilingual plugins write the shopper's language into
 # (WPML, TranslatePress, Polylang); core WooCommerce records no order locale.
 LOCALE_META_KEYS = ("_locale", "wpml_language", "trp_language", "_trp_language", "pll_language")
-# Order meta keys where opt-in checkboxes (plugin-specific; core has none) store consent.
-MARKETING_META_KEYS = ("_wc_accepts_marketing", "mailchimp_woocommerce_is_subscribed")
+# Order meta keys holding the buyer's email marketing opt-in (core has none); the first one
+# present wins. Only keys seen written in the plugins' own code are listed:
+# - "_cartbridge_accepts_marketing": our companion plugin's checkout checkbox.
+# - "mailchimp_woocommerce_is_subscribed": Mailchimp for WooCommerce writes (int) 0/1 from the
+#   classic checkout (https://github.com/mailchimp/mc-woocommerce, file includes/
+#   class-mailchimp-woocommerce-newsletter.php, handleStatus) and the block checkout's opt-in
+#   (blocks/woocommerce-blocks-integration.php, order_processed); WordPress keeps a PHP false
+#   as "", which reads as "unknown", and writes no key when the classic checkbox was not
+#   posted (hidden, or left unticked).
+# MailPoet and Klaviyo are not listed: no order meta key of theirs could be confirmed in their
+# code (MailPoet reads the posted checkbox and subscribes at once).
+MARKETING_META_KEYS = ("_cartbridge_accepts_marketing", "mailchimp_woocommerce_is_subscribed")
+# Our companion plugin's record of the buyer's IANA time zone; core WooCommerce keeps none.
+TIMEZONE_META_KEY = "_cartbridge_timezone"
 # Only these statuses have a working "pay for order" link; a checkout-draft's link fails
 # because the draft is not payable until the block checkout submits it.
 PAYABLE_STATUSES = frozenset({"pending", "failed"})
@@ -56,6 +68,13 @@ def _locale(meta: dict[str, Any]) -> str | None:
 def _accepts_marketing(meta: dict[str, Any]) -> bool | None:
     return next((answer for answer in (p.boolean(meta.get(key)) for key in MARKETING_META_KEYS)
                  if answer is not None), None)
+
+
+def _country(order: dict) -> str | None:
+    """``billing.country``/``shipping.country`` are ISO codes ("" when not asked for)."""
+    billing = p.mapping(order.get("billing"), "billing")
+    shipping = p.mapping(order.get("shipping"), "shipping")
+    return p.first(p.country(billing.get("country")), p.country(shipping.get("country")))
 
 
 def _contact(order: dict) -> Contact:
@@ -110,6 +129,8 @@ def _observed(order: dict) -> Event:
         locale=_locale(meta),
         recovery_url=p.text(order.get("payment_url")) if status in PAYABLE_STATUSES else None,
         accepts_marketing=_accepts_marketing(meta),
+        country=_country(order),
+        timezone=p.iana_zone(meta.get(TIMEZONE_META_KEY)),
     ))
 
 

@@ -2,7 +2,8 @@
 
 Shopify has no "abandoned" event: a checkout is watched through ``checkouts/create|update``
 and converted by ``orders/create|paid`` (or a checkout that shows ``completed_at``). The
-per-topic normalizers live in ``connectors._shopify_payloads``.
+per-topic normalizers live in ``connectors._shopify_payloads`` (carts and orders) and
+``connectors._shopify_privacy`` (compliance, uninstall and consent topics).
 Webhook reference: https://shopify.dev/docs/apps/build/webhooks
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ from shopify_app import verify_webhook_req
 from bridge.model import Envelope, Event, LineItem, UnprocessableDelivery, Verification
 from connectors import _parse as p
 from connectors import _shopify_payloads as payloads
+from connectors import _shopify_privacy as privacy
 from connectors import shopify_store
 from connectors.base import PlatformHttp, StoreClient, StoreCredentials, TokenSet
 
@@ -25,6 +27,12 @@ TOPIC_HANDLERS: dict[str, Callable[[Envelope, dict], Event]] = {
     "checkouts/delete": payloads.checkout_deleted,
     "orders/create": payloads.order,
     "orders/paid": payloads.order,
+    # Mandatory for App Store apps; a body naming another shop is refused (see _shopify_privacy).
+    "customers/data_request": privacy.customer_data_request,
+    "customers/redact": privacy.customer_redact,
+    "shop/redact": privacy.shop_redact,
+    "app/uninstalled": privacy.app_uninstalled,
+    "customers_email_marketing_consent/update": privacy.email_consent,
 }
 
 # Acknowledged and dropped on purpose:

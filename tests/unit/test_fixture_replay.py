@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bridge.model import CartConverted, CartObserved, CartRemoved, UnprocessableDelivery
+from bridge.model import (AppUninstalled, CartConverted, CartObserved, CartRemoved, ConsentChanged,
+                          CustomerDataRequested, CustomerRedacted, ShopRedacted, UnprocessableDelivery)
 from connectors.registry import CONNECTORS
 from tests.support.fixtures import (iter_fixtures, raw_body, shopify_headers, topic_of,
                                     woocommerce_headers)
@@ -22,6 +23,8 @@ IGNORED = None  # the outcome of a deliberately ignored topic
 
 # What each fixture's variant means, by file name. None = acknowledged and dropped.
 EXPECTED = {
+    "shopify/app_uninstalled__reference.json": AppUninstalled,
+    "shopify/checkouts_create__billing_country.json": CartObserved,
     "shopify/checkouts_create__cyrillic_bg.json": CartObserved,
     "shopify/checkouts_create__cyrillic_kk.json": CartObserved,
     "shopify/checkouts_create__cyrillic_ru.json": CartObserved,
@@ -32,11 +35,18 @@ EXPECTED = {
     "shopify/checkouts_update__completed.json": CartConverted,
     "shopify/checkouts_update__cyrillic_uk.json": CartObserved,
     "shopify/checkouts_update__multi_currency.json": CartObserved,
+    "shopify/customers_data_request__reference.json": CustomerDataRequested,
+    "shopify/customers_email_marketing_consent_update__reference.json": ConsentChanged,
+    "shopify/customers_email_marketing_consent_update__subscribed.json": ConsentChanged,
+    "shopify/customers_email_marketing_consent_update__unsubscribed.json": ConsentChanged,
+    "shopify/customers_redact__reference.json": CustomerRedacted,
     "shopify/orders_create__multi_currency.json": CartConverted,
     "shopify/orders_create__null_tokens.json": CartConverted,
     "shopify/orders_paid__with_checkout_token.json": CartConverted,
     "shopify/orders_updated__refunded.json": IGNORED,
+    "shopify/shop_redact__reference.json": ShopRedacted,
     "woocommerce/action_woocommerce_add_to_cart__add_to_cart.json": IGNORED,
+    "woocommerce/order_created__consent_meta.json": CartObserved,
     "woocommerce/order_created__completed.json": CartConverted,
     "woocommerce/order_created__pending.json": CartObserved,
     "woocommerce/order_deleted__deleted.json": CartRemoved,
@@ -58,6 +68,13 @@ def _key(platform: str, path: Path) -> str:
     return f"{platform}/{path.name}"
 
 
+def _shop_key(platform: str, headers: dict[str, str]) -> str:
+    """The shop the edge keys a delivery on (webhooks/__init__.py): the lowercased
+    X-Shopify-Shop-Domain header, or the WooCommerce shop id from the URL. Compliance
+    bodies must name that same shop, so the fixtures carry the test domain."""
+    return headers["X-Shopify-Shop-Domain"].lower() if platform == "shopify" else "7"
+
+
 @pytest.mark.parametrize(("platform", "path"), ALL_FIXTURES,
                          ids=[_key(platform, path) for platform, path in ALL_FIXTURES])
 def test_every_fixture_normalizes_to_the_event_its_variant_implies(platform, path):
@@ -68,7 +85,7 @@ def test_every_fixture_normalizes_to_the_event_its_variant_implies(platform, pat
     headers = HEADERS[platform](topic_of(path), raw, SECRET)
     # when
     verification = connector.verify(headers, raw, [SECRET])
-    envelope = connector.read_envelope("fixture-shop", headers, raw)
+    envelope = connector.read_envelope(_shop_key(platform, headers), headers, raw)
     try:
         event = connector.normalize(envelope, json.loads(raw))
     except UnprocessableDelivery as error:  # the only exception allowed out of normalize

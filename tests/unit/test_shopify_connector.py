@@ -33,6 +33,7 @@ RU, UK = "checkouts_create__cyrillic_ru.json", "checkouts_update__cyrillic_uk.js
 BG, KK = "checkouts_create__cyrillic_bg.json", "checkouts_create__cyrillic_kk.json"
 MULTI, DONE = "checkouts_update__multi_currency.json", "checkouts_update__completed.json"
 DELETE, PAID = "checkouts_delete__removed.json", "orders_paid__with_checkout_token.json"
+BILLING = "checkouts_create__billing_country.json"
 CART_TOKEN = "eeafa272cebfd4b22385bc4b645e762c"
 
 # (fixture, dotted path into the event -- digits index a tuple --, expected value)
@@ -53,6 +54,11 @@ FIELDS = [
     (REF, "snapshot.line_items.0.product_id", "632910392"),
     (REF, "snapshot.line_items.0.variant_id", "808950810"),
     (REF, "snapshot.line_items.0.sku", "IPOD2008PINK"),
+    (REF, "snapshot.country", "US"),
+    (REF, "snapshot.timezone", None),
+    (BILLING, "snapshot.country", "UA"),
+    (BILLING, "snapshot.locale", "uk"),
+    (BILLING, "snapshot.timezone", None),
     (RU, "snapshot.contact.first_name", "Иван"),
     (RU, "snapshot.contact.email", "ivan.petrov@example.ru"),
     (RU, "snapshot.locale", "ru"),
@@ -137,6 +143,23 @@ def test_line_item_image_and_product_url_are_read_when_present():
     # then
     assert (first.image_url, first.product_url) == ("https://cdn.example/ipod.jpg", "/products/ipod-nano")
     assert (second.image_url, second.product_url) == ("https://cdn.example/ipod-2.jpg", None)
+
+
+@pytest.mark.parametrize(("billing", "shipping", "country"), [
+    ({"country_code": "ua"}, {"country_code": "PL"}, "UA"),
+    (None, {"country_code": "PL"}, "PL"),
+    ({"country_code": ""}, {"country_code": "PL"}, "PL"),
+    ({"country_code": "Ukraine"}, None, None),
+    ({"country_code": 380}, {"country": "Poland"}, None),
+], ids=["billing_wins_and_is_upper_cased", "no_billing_address", "empty_billing_code",
+        "a_name_is_not_a_code", "no_code_anywhere"])
+def test_buyer_country_is_the_billing_code_else_the_shipping_code(billing, shipping, country):
+    # given a buyer billed in one country who ships to another
+    payload = _payload(BILLING) | {"billing_address": billing, "shipping_address": shipping}
+    # when
+    cart = _deliver(payload, "checkouts/create").snapshot
+    # then the billing address tells the buyer's own country; garbage is no country at all
+    assert (cart.country, cart.timezone) == (country, None)
 
 
 def test_completed_checkout_with_an_order_id_converts_to_that_order():

@@ -18,6 +18,7 @@ PENDING, COMPLETED = "order_created__pending.json", "order_created__completed.js
 UK_PENDING, FAILED = "order_updated__pending.json", "order_updated__failed.json"
 DRAFT, PROCESSING = "order_updated__checkout_draft.json", "order_updated__processing.json"
 ON_HOLD, CANCELLED = "order_updated__on_hold.json", "order_updated__cancelled.json"
+CONSENT = "order_created__consent_meta.json"
 
 
 def _deliver(source: str | dict, topic: str | None = None):
@@ -49,6 +50,8 @@ FIELDS = [
     (PENDING, "snapshot.updated_at", datetime(2025, 11, 2, 11, 5, 12, tzinfo=UTC)),
     (PENDING, "snapshot.created_at", datetime(2025, 11, 2, 11, 5, 11, tzinfo=UTC)),
     (PENDING, "snapshot.accepts_marketing", None),
+    (PENDING, "snapshot.country", "RU"),
+    (PENDING, "snapshot.timezone", None),
     (PENDING, "snapshot.line_items.0.unit_price", Decimal("7490.0")),
     (PENDING, "snapshot.line_items.0.variant_id", "57"),
     (PENDING, "snapshot.line_items.1.variant_id", None),
@@ -62,6 +65,10 @@ FIELDS = [
     (FAILED, "snapshot.contact.first_name", "Айгүл"),
     (FAILED, "snapshot.locale", "kk"),
     (FAILED, "snapshot.accepts_marketing", False),
+    (CONSENT, "snapshot.accepts_marketing", True),
+    (CONSENT, "snapshot.timezone", "Europe/Kyiv"),
+    (CONSENT, "snapshot.country", "UA"),
+    (CONSENT, "snapshot.locale", "uk-UA"),
     (FAILED, "snapshot.recovery_url",
      "https://shop.example.com/checkout/order-pay/3083/?pay_for_order=true&key=wc_order_3083AbCdEf"),
     (DRAFT, "snapshot.recovery_url", None),
@@ -105,6 +112,62 @@ def test_line_without_a_price_is_priced_from_its_subtotal_and_site_time_is_a_fal
     # then
     assert cart.line_items[1].unit_price == Decimal("990.00")
     assert cart.updated_at == datetime(2025, 11, 2, 11, 5, 12, tzinfo=UTC)
+
+
+def _with_meta(**meta) -> dict:
+    """The consent fixture with its plugin meta replaced by ``meta`` (other meta kept)."""
+    payload = _payload(CONSENT)
+    kept = [entry for entry in payload["meta_data"] if not entry["key"].startswith("_cartbridge_")]
+    payload["meta_data"] = kept + [{"id": 9100 + index, "key": key, "value": value}
+                                   for index, (key, value) in enumerate(meta.items())]
+    return payload
+
+
+@pytest.mark.parametrize("key", ["_cartbridge_accepts_marketing", "mailchimp_woocommerce_is_subscribed"])
+@pytest.mark.parametrize(("value", "accepts"), [
+    ("1", True), ("yes", True), ("true", True), (True, True), (1, True),
+    ("0", False), ("no", False), ("false", False), (False, False), (0, False),
+    ("", None), ("maybe", None), (None, None),
+])
+def test_opt_in_meta_reads_as_yes_no_or_unknown(key, value, accepts):
+    # given an order whose opt-in meta holds ``value``
+    payload = _with_meta(**{key: value})
+    # when
+    cart = _deliver(payload, "order.created").snapshot
+    # then
+    assert cart.accepts_marketing is accepts
+
+
+def test_order_without_opt_in_meta_has_unknown_consent_and_our_plugin_wins_over_mailchimp():
+    # given
+    absent = _with_meta()
+    both = _with_meta(_cartbridge_accepts_marketing="no", mailchimp_woocommerce_is_subscribed="1")
+    # when
+    carts = [_deliver(payload, "order.created").snapshot for payload in (absent, both)]
+    # then
+    assert [cart.accepts_marketing for cart in carts] == [None, False]
+
+
+@pytest.mark.parametrize(("zone", "expected"), [
+    ("Europe/Kyiv", "Europe/Kyiv"), (" Asia/Almaty ", "Asia/Almaty"), ("Mars/Olympus_Mons", None),
+    ("europe/kyiv", None), ("../../../etc/passwd", None), ("", None), (3, None),
+])
+def test_timezone_is_kept_only_when_the_tz_database_knows_it(zone, expected):
+    # given
+    payload = _with_meta(_cartbridge_timezone=zone)
+    # when / then
+    assert _deliver(payload, "order.created").snapshot.timezone == expected
+
+
+@pytest.mark.parametrize(("billing", "shipping", "country"), [
+    ("ua", "PL", "UA"), ("", "PL", "PL"), ("", "", None), ("Ukraine", "", None),
+])
+def test_country_is_the_billing_code_else_the_shipping_code(billing, shipping, country):
+    # given
+    payload = _payload(CONSENT)
+    payload["billing"]["country"], payload["shipping"]["country"] = billing, shipping
+    # when / then
+    assert _deliver(payload, "order.created").snapshot.country == country
 
 
 def test_deleted_order_is_removed_now_because_woocommerce_sends_no_time():
