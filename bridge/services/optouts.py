@@ -69,7 +69,7 @@ def opt_out(session: Session, shop_id: int, ref: ContactRef, *, source: str, now
         if contact_hash:
             _record(session, shop_id, kind, contact_hash, display, source, reason, by, now)
     stopped = stop_contact(session, shop_id, ref, "opted out", now)
-    log.info("opt-out recorded", extra={"shop_id": shop_id, "code": f"opt_out_{source}", "status": stopped})
+    log.info("opt-out recorded", extra={"shop_id": shop_id, "code": f"opt_out_{source}", "count": stopped})
     return stopped
 
 
@@ -114,7 +114,7 @@ def resubscribe(session: Session, shop_id: int, ref: ContactRef, *, by: str, now
     for row in rows:
         row.active, row.removed_at, row.removed_by = False, now, by
         lifted += 1
-    log.info("opt-out lifted", extra={"shop_id": shop_id, "code": "opt_out_lifted", "status": lifted})
+    log.info("opt-out lifted", extra={"shop_id": shop_id, "code": "opt_out_lifted", "count": lifted})
     return lifted
 
 
