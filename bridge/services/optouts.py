@@ -49,12 +49,16 @@ def widen(session: Session, shop_id: int, ref: ContactRef) -> ContactRef:
     named only one of them (an unsubscribe link knows the email hash alone)."""
     if not ref.hashes:
         return ref
-    cart = session.scalars(select(Cart).where(Cart.shop_id == shop_id, _matches(ref))
-                           .order_by(Cart.updated_at.desc()).limit(1)).first()
-    if cart is None:
-        return ref
-    return ContactRef(ref.email_hash or cart.email_hash, ref.phone_hash or cart.phone_hash,
-                      ref.email or cart.email, ref.phone or cart.phone)
+    # Every matching cart, newest first (id breaks ties: an opt-out touches them all at once):
+    # a phone given on an older cart still belongs to this contact.
+    rows = session.execute(select(Cart.email_hash, Cart.phone_hash, Cart.email, Cart.phone)
+                           .where(Cart.shop_id == shop_id, _matches(ref))
+                           .order_by(Cart.updated_at.desc(), Cart.id.desc())).all()
+
+    def newest(field: str):
+        return next((getattr(r, field) for r in rows if getattr(r, field)), None)
+    return ContactRef(ref.email_hash or newest("email_hash"), ref.phone_hash or newest("phone_hash"),
+                      ref.email or newest("email"), ref.phone or newest("phone"))
 
 
 def opt_out(session: Session, shop_id: int, ref: ContactRef, *, source: str, now: datetime,
