@@ -1,4 +1,5 @@
-"""Shopify's store API for reminders: discount codes (Admin GraphQL), token refresh, discount links.
+"""Shopify's store API for reminders: discount codes and the open-order check (Admin GraphQL),
+token refresh, discount links.
 
 Every call goes through Shopify's own package ``shopifyapp`` over the process's shared
 httpx client, with ``max_retries=0``: the library re-sends on any 5xx, and a create that
@@ -24,6 +25,8 @@ from shopify_app import admin_graphql_request, refresh_access_token
 
 from bridge.discounts import DiscountKind, DiscountSpec
 from bridge.model import LineItem
+from connectors._shopify_orders import (OPEN_ORDERS, OPEN_ORDERS_COST, ORDERS_FIRST, first_open_order,
+                                        open_orders_search)
 from connectors.base import CallOutcome, PlatformHttp, StoreCredentials, StoreResult, TokenSet
 
 log = logging.getLogger(__name__)
@@ -107,6 +110,15 @@ class ShopifyStore:
 
     def delete_discount(self, platform_id: str) -> StoreResult:
         return self._call(DELETE, {"id": platform_id}, MUTATION_COST, CallOutcome.RETRY, _deleted)
+
+    def find_open_order(self, email: str, customer_id: str | None,
+                        exclude_ids: Sequence[str] = ()) -> StoreResult:
+        query = open_orders_search(email, customer_id)
+        if query is None:
+            return StoreResult(CallOutcome.ABSENT, error="no email or customer id to look for", calls=0)
+        # A read is always safe to repeat: an unanswered one is RETRY, never UNKNOWN.
+        return self._call(OPEN_ORDERS, {"first": ORDERS_FIRST, "query": query}, OPEN_ORDERS_COST, CallOutcome.RETRY,
+                          partial(first_open_order, email, customer_id, tuple(exclude_ids)))
 
     def _call(self, document: str, variables: dict, cost: float, unsure: CallOutcome,
               read: Callable[[dict], StoreResult]) -> StoreResult:

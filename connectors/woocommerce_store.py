@@ -1,4 +1,5 @@
-"""WooCommerce's store API for reminders: coupons over the REST API v3, and checkout links.
+"""WooCommerce's store API for reminders: coupons and the open-order check over the REST API v3,
+and checkout links.
 
 Every call goes through the official ``woocommerce`` client (Basic auth over https, OAuth 1.0a
 query signing over http). It never raises for HTTP or platform trouble: each failure becomes a
@@ -22,6 +23,7 @@ from woocommerce import API
 
 from bridge.discounts import DiscountKind, DiscountSpec
 from bridge.model import LineItem
+from connectors._woocommerce_open_orders import find_open_order
 from connectors.base import CallOutcome, PlatformHttp, StoreCredentials, StoreResult, TokenSet
 
 log = logging.getLogger(__name__)
@@ -94,6 +96,11 @@ class WooCommerceStore:
                                                  allow_redirects=False),
                           CallOutcome.RETRY, {"woocommerce_rest_shop_coupon_invalid_id": CallOutcome.ABSENT},
                           lambda payload: StoreResult(CallOutcome.DONE, platform_id=platform_id))
+
+    def find_open_order(self, email: str, customer_id: str | None,
+                        exclude_ids: Sequence[str] = ()) -> StoreResult:
+        # By billing email, not customer id: guest orders (customer 0) count too.
+        return find_open_order(self._call, email, exclude_ids)
 
     def _call(self, send: Callable[[API], requests.Response], unsure: CallOutcome,
               known: Mapping[str, CallOutcome], read: Callable[[Any], StoreResult]) -> StoreResult:

@@ -1,12 +1,17 @@
-"""A local Shopify Admin API (discount codes over GraphQL, expiring-token refresh) for integration tests.
+"""A local Shopify Admin API (discount codes and orders over GraphQL, expiring-token refresh) for tests.
 
 ``POST /admin/api/<version>/graphql.json`` is validated and executed with graphql-core against an
 SDL subset of the documented Admin schema (``shopify_admin_schema.graphql``), so a query Shopify
 would reject fails the same way: 200 with ``errors``. Per shop: the current access token (401 with
 Shopify's body otherwise), granted scopes (ACCESS_DENIED), code uniqueness (userErrors TAKEN),
-basic validation, and a leaky cost bucket (mutation 10 points, query 1): a request the bucket
-cannot pay for is answered THROTTLED on a 200 and NOT executed; every answer carries
-``extensions.cost``. https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
+basic validation, and a leaky cost bucket charged the requested cost (a mutation 10 points; in a
+query an object 1 and a connection 2 + first x one node): a request the bucket cannot pay for is
+answered THROTTLED on a 200 and NOT executed; every answer carries ``extensions.cost``.
+https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
+
+Orders (``add_order``, ``update_order``) are read through ``orders(first, sortKey, reverse,
+query)`` with Shopify's search syntax (``shopify_orders.py``, ``shopify_search.py``);
+``searches`` lists the query strings clients sent.
 
 ``POST /admin/oauth/access_token`` with ``grant_type=refresh_token`` (expiring offline tokens)
 returns a new access token (``expires_in`` 3600) and a new refresh token. The old access token
@@ -24,6 +29,7 @@ change a shop.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import itertools
 import json
 import re
@@ -41,8 +47,11 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
-from graphql import (GraphQLError, GraphQLSyntaxError, OperationDefinitionNode, OperationType, VariableNode,
-                     build_schema, execute, parse, validate, value_from_ast_untyped)
+from graphql import (FieldNode, GraphQLError, GraphQLSyntaxError, InlineFragmentNode, IntValueNode,
+                     OperationDefinitionNode, OperationType, VariableNode, build_schema, execute, get_named_type,
+                     parse, validate, value_from_ast_untyped)
+
+from tests.servers.shopify_orders import StoredOrder, orders_connection
 
 SCHEMA = build_schema(Path(__file__).with_name("shopify_admin_schema.graphql").read_text())
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json$")
@@ -122,6 +131,8 @@ class _Shop:
     previous_refresh: str | None = None
     token_expired: bool = False
     discounts: dict[str, StoredDiscount] = field(default_factory=dict)
+    orders: dict[str, StoredOrder] = field(default_factory=dict)
+    searches: list[str] = field(default_factory=list)
 
     def refill(self, now: float) -> float:
         self.available = min(self.maximum_available, self.available + (now - self.seen) * self.restore_rate)
@@ -231,6 +242,37 @@ class ShopifyAdminServer:
             found = self._shops[_shop_name(shop)]
             return ShopGrant(f"{found.name}.myshopify.com", found.access_token, found.refresh_token)
 
+    # -- orders ------------------------------------------------------------------------
+    def add_order(self, shop: str, email: str | None = None, customer_id: str | int | None = None,
+                  financial: str = "PENDING", fulfillment: str = "UNFULFILLED", cancelled: bool = False,
+                  closed: bool = False, created_at: datetime | None = None) -> StoredOrder:
+        """An order placed in the shop (statuses as ``OrderDisplayFinancialStatus`` /
+        ``OrderDisplayFulfillmentStatus`` name them), indexed for search at once."""
+        moment = _iso(created_at or datetime.now(UTC))
+        with self._lock:
+            found = self._shops[_shop_name(shop)]
+            order = StoredOrder(f"gid://shopify/Order/{next(self._ids)}", f"#{1001 + len(found.orders)}", moment,
+                                email, _customer_gid(customer_id), financial, fulfillment,
+                                moment if cancelled else None, closed).reindexed()
+            found.orders[order.id] = order
+            return order
+
+    def update_order(self, shop: str, order_id: str, reindex: bool = True, **changes: Any) -> StoredOrder:
+        """Change an order (``financial``, ``fulfillment``, ``cancelled``, ``closed``...). With
+        ``reindex=False`` the search index keeps the old values, as Shopify's does for a while."""
+        if "cancelled" in changes:
+            changes["cancelled_at"] = _iso(datetime.now(UTC)) if changes.pop("cancelled") else None
+        with self._lock:
+            orders = self._shops[_shop_name(shop)].orders
+            order = dataclasses.replace(orders[order_id], **changes)
+            orders[order_id] = order.reindexed() if reindex else order
+            return orders[order_id]
+
+    def searches(self, shop: str) -> list[str]:
+        """The ``query`` strings of every ``orders`` read of this shop, in order."""
+        with self._lock:
+            return list(self._shops[_shop_name(shop)].searches)
+
     # -- scripted faults ---------------------------------------------------------------
     def throttle_next(self, n: int = 1) -> None:
         """The next ``n`` GraphQL requests find the bucket empty (another client drained it): THROTTLED."""
@@ -306,7 +348,8 @@ class ShopifyAdminServer:
         _respond(rq, 200, answer)
 
     def _execute(self, shop: _Shop, version: str, document, operation, body: dict, drained: bool) -> dict:
-        cost = COST.get(operation.operation, 1)
+        variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
+        cost = _requested_cost(operation, variables)
         with self._lock:
             now = time.monotonic()
             if drained:
@@ -318,7 +361,6 @@ class ShopifyAdminServer:
                     "extensions": {"cost": {"requestedQueryCost": cost, "actualQueryCost": None,
                                             "throttleStatus": shop.throttle_status()}}}
             shop.available -= cost
-            variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
             result = execute(SCHEMA, document, root_value=self._resolvers(), variable_values=variables,
                              operation_name=body.get("operationName"),
                              context_value={"shop": shop, "version": version, "variables": variables})
@@ -361,7 +403,8 @@ class ShopifyAdminServer:
         return {"discountCodeBasicCreate": partial(self._create, "basicCodeDiscount", "DiscountCodeBasic"),
                 "discountCodeFreeShippingCreate": partial(self._create, "freeShippingCodeDiscount",
                                                           "DiscountCodeFreeShipping"),
-                "discountCodeDelete": self._delete, "codeDiscountNodeByCode": self._by_code}
+                "discountCodeDelete": self._delete, "codeDiscountNodeByCode": self._by_code,
+                "orders": self._orders}
 
     def _create(self, arg: str, typename: str, info, **args) -> dict:
         shop = _allowed(info, "write_discounts")
@@ -380,6 +423,14 @@ class ShopifyAdminServer:
     def _by_code(self, info, code: str) -> dict | None:
         shop = _allowed(info, "read_discounts")
         return next((_node(d) for d in shop.discounts.values() if d.code.lower() == code.lower()), None)
+
+    def _orders(self, info, **args) -> dict:
+        shop = _allowed(info, "read_orders")
+        shop.searches.append(args.get("query") or "")
+        try:
+            return orders_connection(list(shop.orders.values()), args)
+        except ValueError as problem:       # first/last missing or out of range, a query that does not parse
+            raise GraphQLError(str(problem)) from None
 
     def _delete(self, info, id: str) -> dict:
         shop = _allowed(info, "write_discounts")
@@ -502,6 +553,42 @@ def _read_operation(body: dict) -> tuple[Any, OperationDefinitionNode | None, li
     return document, operation, problems or None
 
 
+def _requested_cost(operation: OperationDefinitionNode | None, variables: dict) -> int:
+    """What Shopify charges before running a request: a mutation 10; in a query an object 1, a
+    scalar or enum 0, a connection 2 + first (or last) x one node's cost.
+    https://shopify.dev/docs/api/usage/limits#cost-calculation"""
+    if operation is None or operation.operation != OperationType.QUERY:
+        return COST.get(getattr(operation, "operation", None), 1)
+    return max(1, _selection_cost(SCHEMA.query_type, operation.selection_set, variables))
+
+
+def _selection_cost(parent, selection_set, variables: dict) -> int:
+    total = 0
+    for node in selection_set.selections:
+        if isinstance(node, InlineFragmentNode):
+            total += _selection_cost(SCHEMA.type_map[node.type_condition.name.value], node.selection_set, variables)
+        elif isinstance(node, FieldNode) and node.selection_set is not None:
+            named = get_named_type(parent.fields[node.name.value].type)
+            inner = _selection_cost(named, node.selection_set, variables)
+            if named.name.endswith("Connection"):
+                total += 2 + _page_size(node, variables) * inner
+            elif node.name.value == "edges" or named.name == "PageInfo":
+                total += inner                  # edges and pageInfo cost nothing of their own
+            else:
+                total += 1 + inner
+    return total
+
+
+def _page_size(node: FieldNode, variables: dict) -> int:
+    for argument in node.arguments:
+        if argument.name.value in ("first", "last"):
+            if isinstance(argument.value, IntValueNode):
+                return int(argument.value.value)
+            if isinstance(argument.value, VariableNode) and isinstance(variables.get(argument.value.name.value), int):
+                return variables[argument.value.name.value]
+    return 1
+
+
 def _root_fields(operation: OperationDefinitionNode | None) -> list[str]:
     if operation is None:
         return []
@@ -511,6 +598,16 @@ def _root_fields(operation: OperationDefinitionNode | None) -> list[str]:
 def _shop_from_host(host: str | None) -> str | None:
     name = (host or "").split(":", 1)[0].lower()
     return name.removesuffix(".myshopify.com") if name.endswith(".myshopify.com") else None
+
+
+def _customer_gid(customer_id: str | int | None) -> str | None:
+    if customer_id is None or str(customer_id).startswith("gid://"):
+        return customer_id
+    return f"gid://shopify/Customer/{customer_id}"
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def _shop_name(shop: str) -> str:

@@ -1,4 +1,4 @@
-"""A local WooCommerce REST API (coupons, ``wc/v3``) for integration tests.
+"""A local WooCommerce REST API (coupons and the order list, ``wc/v3``) for integration tests.
 
 One server is one WordPress site with WooCommerce: its home URL is ``url``; start one server per
 store. It serves ``POST|GET /wp-json/wc/v3/coupons`` and ``GET|DELETE /wp-json/wc/v3/coupons/<id>``
@@ -7,6 +7,11 @@ shaped as documented, codes lower-cased and unique among published coupons, ``da
 like ``WC_Data::set_date_prop`` (a string without an offset is in the site's timezone; there is no
 setter for ``date_expires_gmt``, so core ignores it on write), errors as
 ``{"code", "message", "data": {"status"}}``. https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons
+
+``GET /wp-json/wc/v3/orders`` lists orders made with ``add_order`` as ``WC_REST_Orders_Controller``
+does: ``status`` (a comma list of order statuses, or ``any``), ``exclude`` (ids), ``search`` (core's
+fuzzy LIKE '%term%' over the billing email and the billing and shipping names), ``per_page``
+(1-100) and ``page``, newest first. https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders
 
 Authentication is plain-http OAuth 1.0a as ``WC_REST_Authentication`` checks it: the signature over
 the normalized base string (method, home URL + path, every ``$_GET`` parameter but the signature,
@@ -20,7 +25,7 @@ https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includ
 Scripted faults play in order, one per request: ``fail_next(status, retry_after)`` answers without
 executing; ``delay_next(seconds)`` executes, then answers too late; ``drop_next()`` executes, then
 closes without answering. Records: ``coupons``, ``coupon(code)``, ``seen`` and ``count(operation)``
-(create, find, get, delete; failed and dropped requests included).
+(create, find, get, delete, orders; failed and dropped requests included).
 """
 from __future__ import annotations
 
@@ -44,6 +49,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 COLLECTION = re.compile(r"^/wp-json/wc/v3/coupons/?$")
 ITEM = re.compile(r"^/wp-json/wc/v3/coupons/(?P<id>\d+)/?$")
+ORDERS = re.compile(r"^/wp-json/wc/v3/orders/?$")
+# wc_get_order_statuses() without the "wc-" prefix; the status parameter also takes any and trash.
+ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
+                  "checkout-draft")
 NONCE_WINDOW = 15 * 60
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
 DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
@@ -121,6 +130,7 @@ class WooCommerceTestServer:
         self._keys: dict[str, ApiKey] = {}
         self._nonces: dict[str, dict[int, str]] = collections.defaultdict(dict)
         self._coupons: dict[int, dict[str, Any]] = {}
+        self._orders: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(700)
         self._faults: collections.deque[_Fault] = collections.deque()
         self._seen: list[Seen] = []
@@ -169,6 +179,23 @@ class WooCommerceTestServer:
         """A coupon made in the admin (not through the API): a merchant's own, or an earlier one."""
         with self._lock:
             return _view(self._save({"code": code, **fields}), self._tz)
+
+    def add_order(self, status: str = "processing", email: str = "", first_name: str = "", last_name: str = "",
+                  **fields: Any) -> dict[str, Any]:
+        """An order placed in the store (a cart that reached checkout is a ``pending`` one), as
+        ``GET orders`` shows it; ``fields`` override the rest (``id``, ``number``, ``shipping``...)."""
+        if status not in ORDER_STATUSES:
+            raise ValueError(f"not a WooCommerce order status: {status}")
+        with self._lock:
+            order_id = int(fields.pop("id", 0)) or next(self._ids)
+            created = datetime.fromtimestamp(int(self._clock()), UTC)
+            order = {"id": order_id, "number": str(order_id), "status": status, "currency": "UAH",
+                     "date_created": created.astimezone(self._tz).replace(tzinfo=None).isoformat(),
+                     "date_created_gmt": created.replace(tzinfo=None).isoformat(), "total": "0.00",
+                     "customer_id": 0, "billing": {"first_name": first_name, "last_name": last_name, "email": email},
+                     "shipping": {"first_name": first_name, "last_name": last_name}, "line_items": [], **fields}
+            self._orders[order_id] = order
+            return json.loads(json.dumps(order))
 
     # -- scripted faults -----------------------------------------------------------------
     def fail_next(self, status: int, retry_after: float | None = None) -> None:
@@ -314,6 +341,23 @@ class WooCommerceTestServer:
         coupon["status"] = "trash"
         return 200, _view(coupon, self._tz)
 
+    # -- the orders controller: the list only (called under the lock) ---------------------
+    def _list_orders(self, key: ApiKey | None, query: dict, raw: bytes, path: str) -> tuple[int, Any]:
+        statuses = _listed(query, "status", lambda v: v in ("any", "trash", *ORDER_STATUSES),
+                           "is not one of any, trash, " + ", ".join(ORDER_STATUSES)) or ["any"]
+        excluded = {int(i) for i in _listed(query, "exclude", str.isdigit, "is not of type integer.")}
+        per_page, page = _positive(query, "per_page", 10), _positive(query, "page", 1)
+        if per_page > 100:
+            raise WooError(400, "rest_invalid_param", "Invalid parameter(s): per_page",
+                           params={"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"})
+        _require(key, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
+        term = query.get("search", "").strip().lower()
+        found = [o for o in self._orders.values() if o["id"] not in excluded
+                 and (o["status"] in statuses or ("any" in statuses and o["status"] != "trash"))
+                 and (not term or any(term in text.lower() for text in _searched(o)))]
+        found.sort(key=lambda o: (o["date_created_gmt"], o["id"]), reverse=True)
+        return 200, json.loads(json.dumps(found[(page - 1) * per_page:page * per_page]))
+
     def _published_id(self, code: str) -> int:
         wanted = code.strip().lower()
         return next((i for i, c in self._coupons.items() if c["code"] == wanted and c["status"] == "publish"), 0)
@@ -346,11 +390,13 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("GET", "collection"): ("find", WooCommerceTestServer._find),
     ("GET", "item"): ("get", WooCommerceTestServer._get),
     ("DELETE", "item"): ("delete", WooCommerceTestServer._delete),
+    ("GET", "orders"): ("orders", WooCommerceTestServer._list_orders),
 }
 
 
 def _route(method: str, path: str) -> tuple[str, Callable]:
-    kind = "collection" if COLLECTION.match(path) else "item" if ITEM.match(path) else None
+    kind = ("collection" if COLLECTION.match(path) else "item" if ITEM.match(path)
+            else "orders" if ORDERS.match(path) else None)
     return ROUTES.get((method, kind), ("other", _not_found))
 
 
@@ -430,6 +476,23 @@ def _positive(query: dict[str, str], name: str, default: int) -> int:
     if not value.isdigit() or int(value) < 1:
         raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {name}", params={name: f"{name} is invalid."})
     return int(value)
+
+
+def _listed(query: dict[str, str], name: str, valid: Callable[[str], bool], problem: str) -> list[str]:
+    """An array argument given as a comma list (``wp_parse_list``), each item checked as WordPress does."""
+    items = [item.strip() for item in query.get(name, "").split(",") if item.strip()]
+    bad = next((i for i, item in enumerate(items) if not valid(item)), None)
+    if bad is not None:
+        raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {name}",
+                       params={name: f"{name}[{bad}] {problem}"})
+    return items
+
+
+def _searched(order: dict[str, Any]) -> list[str]:
+    """The fields core's order search LIKEs: billing email and names, shipping names."""
+    billing, shipping = order.get("billing") or {}, order.get("shipping") or {}
+    return [str(value or "") for value in (billing.get("email"), billing.get("first_name"), billing.get("last_name"),
+                                           shipping.get("first_name"), shipping.get("last_name"))]
 
 
 def _decimal(value: Any) -> Decimal:
