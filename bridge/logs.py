@@ -11,7 +11,7 @@ import sys
 
 SAFE_FIELDS = ("code", "platform", "shop_id", "delivery_id", "topic", "step_id", "message_id", "status",
                "status_code", "reason", "deliveries", "abandoned", "claimed", "discount_id", "calls",
-               "codes_cleaned", "count")
+               "codes_cleaned", "count", "provider_events", "purged")
 
 
 class KeyValueFormatter(logging.Formatter):
