@@ -32,6 +32,7 @@ from bridge.services.retention import delete_carts
 
 log = logging.getLogger(__name__)
 ERASED_BODY = b"{}"
+ERASED_ADDRESS = "redacted"   # messages.to_email of an erased customer (provider events check it)
 TOKEN_COLUMNS = ("access_token_enc", "refresh_token_enc", "access_token_expires_at", "refresh_token_expires_at")
 # The tombstone of a redacted shop keeps its identity (platform, domain) and nothing else.
 SHOP_SECRETS = TOKEN_COLUMNS + ("consumer_key_enc", "consumer_secret_enc", "webhook_secret_enc",
@@ -121,7 +122,7 @@ def erase_contact(session: Session, shop: Shop, ref: ContactRef, now: datetime, 
 def _erase_messages(session: Session, message_ids: list[int]) -> dict:
     messages = Message.id.in_(message_ids)
     return {"messages": _rows(session, update(Message).where(messages).values(
-                to_email="redacted", subject="", html="", text="")),
+                to_email=ERASED_ADDRESS, subject="", html="", text="")),
             # A provider's error text may quote the address.
             "message_attempts": _rows(session, update(MessageAttempt).where(
                 MessageAttempt.message_id.in_(message_ids), MessageAttempt.error.is_not(None)).values(error=None)),

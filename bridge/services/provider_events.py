@@ -29,6 +29,7 @@ from bridge.db.engine import unit_of_work
 from bridge.db.tables import Message, ProviderEvent, ReminderStep
 from bridge.model import UnprocessableDelivery
 from bridge.services.optouts import ContactRef, opt_out
+from bridge.services.privacy import ERASED_ADDRESS
 
 log = logging.getLogger(__name__)
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
@@ -114,6 +115,11 @@ def _outcome(session: Session, row: ProviderEvent, keys: ContactKeys, now: datet
     if message is None:
         return "ignored", "no such message"
     row.shop_id = message.shop_id
+    if message.to_email == ERASED_ADDRESS:
+        # The customer was erased: a late event must not write their address back (an
+        # opt-out's display); the opt-out hash they had is kept anyway.
+        row.body = b"{}"
+        return "ignored", "the message's recipient was erased"
     handler = HANDLERS.get(row.event)
     if handler is None:
         return "ignored", f"unhandled event type: {row.event}"

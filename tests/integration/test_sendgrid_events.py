@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from bridge.channels.sendgrid import SendGridChannel
 from bridge.db.engine import unit_of_work
-from bridge.db.tables import Cart, Message, OptOut, OutboxEntry, ProviderEvent, ReminderStep
+from bridge.db.tables import Cart, Message, OptOut, OutboxEntry, ProviderEvent, ReminderStep, Shop
 from bridge.logs import KeyValueFormatter
 from bridge.runtime import Runtime
+from bridge.services.optouts import ContactRef
+from bridge.services.privacy import erase_contact
 from bridge.services.provider_events import process_provider_events
 from bridge.worker import run
 from tests.conftest import make_settings
@@ -373,3 +375,19 @@ def test_events_are_logged_by_ids_and_codes_never_by_address(runtime, client, cl
     assert "code=invalid_signature" in text and "code=provider_event_processed" in text
     assert f"message_id={message.id}" in text
     assert message.to_email not in text and "sg_event_id" not in text
+
+
+def test_a_late_event_about_an_erased_customer_does_not_bring_the_address_back(runtime, client, clock, signer):
+    # given a reminder that went out, and then the customer was erased (a privacy request)
+    shop_id = add_shopify_shop(runtime)
+    message = _sent_reminder(runtime, client, clock)
+    with unit_of_work(runtime.sessions) as session:
+        erase_contact(session, session.get(Shop, shop_id), ContactRef.of(runtime.contacts(), message.to_email),
+                      clock())
+    # when SendGrid reports a spam complaint about that message afterwards
+    post_events(client, signer, [sendgrid_event("spamreport", message, clock())])
+    _apply(runtime)
+    # then the event is set aside with the reason and no row holds the address again
+    [event] = _events(runtime)
+    assert (event.status, event.reason, event.body) == ("ignored", "the message's recipient was erased", b"{}")
+    assert _opt_outs(runtime) == []
