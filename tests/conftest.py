@@ -6,6 +6,8 @@ per test. ``CARTBRIDGE_TEST_DATABASES=sqlite`` narrows a local run; CI runs both
 """
 from __future__ import annotations
 
+import io
+import logging
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ from sqlalchemy import create_engine, text
 
 from bridge.db.migrate import upgrade
 from bridge.db.tables import Base
+from bridge.logs import KeyValueFormatter
 from bridge.runtime import Runtime
 from bridge.settings import Settings
 
@@ -93,6 +96,21 @@ def runtime(database_url, tmp_path, clock):
     rt = Runtime.from_settings(make_settings(database_url, tmp_path), now=clock)
     yield rt
     rt.close()
+
+
+@pytest.fixture
+def log_text():
+    """Every record, at every level, as the production formatter writes it."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(KeyValueFormatter("%(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    yield stream.getvalue
+    root.removeHandler(handler)
+    root.setLevel(previous)
 
 
 @pytest.fixture

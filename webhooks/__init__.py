@@ -33,7 +33,7 @@ def woocommerce(shop_id: int):
 
 def _receive(platform: str, shop_key: str, secrets_for):
     runtime = current_app.extensions["cartbridge"]
-    raw = _read_capped(runtime.settings.max_webhook_bytes)
+    raw = read_capped(runtime.settings.max_webhook_bytes)
     connector = get_connector(platform)
     if connector.handshake(request.headers, raw):
         return _answer(200, "handshake", platform)
@@ -64,7 +64,8 @@ def _envelope(connector, platform: str, shop_key: str, raw: bytes) -> tuple[Enve
         return Envelope(platform, shop_key, "(unidentified)", raw_digest_key(raw)), exc.reason
 
 
-def _read_capped(cap: int) -> bytes:
+def read_capped(cap: int) -> bytes:
+    """The raw body, at most ``cap`` bytes (413 beyond), read before anything else."""
     if request.content_length is not None and request.content_length > cap:
         abort(413)
     raw = request.stream.read(cap + 1)

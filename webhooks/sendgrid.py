@@ -18,12 +18,13 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from cryptography.hazmat.primitives.asymmetric import ec
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, current_app, request
 from sendgrid.helpers.eventwebhook import EventWebhook
 
 from bridge.model import Verification
 from bridge.services.provider_events import store_provider_events
 from connectors._parse import raw_digest_key
+from webhooks import read_capped
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("sendgrid_events", __name__)
@@ -148,12 +149,7 @@ def _occurred_at(value: Any) -> datetime | None:
 
 def _read_capped(cap: int) -> bytes:
     request.max_content_length = cap   # this route's own cap, above the app-wide MAX_CONTENT_LENGTH
-    if request.content_length is not None and request.content_length > cap:
-        abort(413)
-    raw = request.stream.read(cap + 1)
-    if len(raw) > cap:  # chunked bodies carry no Content-Length
-        abort(413)
-    return raw
+    return read_capped(cap)
 
 
 def _answer(status: int, code: str, **counts: int):

@@ -1,34 +1,14 @@
 """No email, phone, secret or raw payload reaches a log line, on the happy path or an error."""
 from __future__ import annotations
 
-import io
 import json
-import logging
 
-import pytest
-
-from bridge.logs import KeyValueFormatter
 from bridge.services.inbox import process_inbox
 from bridge.worker import run
 from tests.conftest import SHOPIFY_SECRET
 from tests.support.shops import add_shopify_shop, checkout, order, post_shopify
 
 EMAIL, PHONE = "private.person@example.com", "+380501234567"
-
-
-@pytest.fixture
-def log_text():
-    """Every record, at every level, as the production formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(KeyValueFormatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream.getvalue
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def test_the_whole_loop_logs_ids_and_codes_but_no_personal_data(runtime, client, clock, log_text):

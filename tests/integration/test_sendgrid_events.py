@@ -6,9 +6,7 @@ a local SendGrid API); events are signed the way SendGrid signs them (tests/supp
 from __future__ import annotations
 
 import base64
-import io
 import json
-import logging
 from datetime import timedelta
 
 import pytest
@@ -17,7 +15,6 @@ from sqlalchemy import select
 from bridge.channels.sendgrid import SendGridChannel
 from bridge.db.engine import unit_of_work
 from bridge.db.tables import Cart, Message, OptOut, OutboxEntry, ProviderEvent, ReminderStep, Shop
-from bridge.logs import KeyValueFormatter
 from bridge.runtime import Runtime
 from bridge.services.optouts import ContactRef
 from bridge.services.privacy import erase_contact
@@ -344,21 +341,6 @@ def test_a_batch_may_exceed_the_webhook_cap_but_not_eight_times_it(runtime, clie
     # then the first is stored and the second refused with 413, unstored
     assert [r.status_code for r in responses] == [200, 413]
     assert len(_events(runtime)) == 1
-
-
-@pytest.fixture
-def log_text():
-    """Every record, at every level, as the production formatter writes it."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(KeyValueFormatter("%(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger()
-    previous = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    yield stream.getvalue
-    root.removeHandler(handler)
-    root.setLevel(previous)
 
 
 def test_events_are_logged_by_ids_and_codes_never_by_address(runtime, client, clock, signer, log_text):
