@@ -16,14 +16,13 @@ from __future__ import annotations
 import collections
 import json
 import secrets
-import sys
-import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from tests.servers._local import Fault, Handler, LocalServer
+from tests.servers.sendgrid_rules import Errors, parse_and_validate, validate_mail_send  # noqa: F401
 
 MAX_BODY_BYTES = 30 * 1024 * 1024          # SendGrid's total message size limit
 BAD_KEY = "The provided authorization grant is invalid, expired, or revoked"
-from tests.servers.sendgrid_rules import Errors, parse_and_validate, validate_mail_send  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -38,81 +37,14 @@ class AcceptedMail:
         return [{**top, **(p.get("custom_args") or {})} for p in self.body["personalizations"]]
 
 
-@dataclass(frozen=True)
-class _Fault:
-    status: int | None = None
-    retry_after: float | None = None
-    message: str | None = None
-    delay: float = 0.0
-    drop: bool = False
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False      # server_close() joins handler threads: no socket outlives us
-    block_on_close = True
-    request_queue_size = 128    # several worker processes may connect at once
-    owner: "SendGridTestServer"
-
-    def handle_error(self, request, client_address):
-        # A client that gave up (timeout test) is expected; anything else is printed.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10                # a stuck client must not hold up shutdown
-    server: _Server
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def log_message(self, format, *args) -> None:   # keep test output clean
-        pass
-
-
-class SendGridTestServer:
+class SendGridTestServer(LocalServer):
     """``with SendGridTestServer(api_key="SG.test") as srv:`` then point the client at srv.url."""
 
     def __init__(self, api_key: str, host: str = "127.0.0.1") -> None:
+        super().__init__(host)
         self.api_key = api_key
-        self._address = (host, 0)
-        self._lock = threading.Lock()
         self._accepted: list[AcceptedMail] = []
-        self._faults: collections.deque[_Fault] = collections.deque()
         self._received = 0
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "SendGridTestServer":
-        self._httpd = _Server(self._address, _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()                # cut short any delay_next() still sleeping
-        self._httpd.shutdown()
-        self._thread.join()
-        self._httpd.server_close()          # closes the listener, joins handler threads
-        self._httpd = None
-
-    def __enter__(self) -> "SendGridTestServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
 
     # -- scripted faults (played in order, one per request) ------------------------------
     def fail_next(self, status: int, retry_after: float | None = None,
@@ -120,19 +52,15 @@ class SendGridTestServer:
         """Answer the next request with ``status`` without looking at it."""
         if status < 400:
             raise ValueError("fail_next is for error statuses")
-        self._push(_Fault(status=status, retry_after=retry_after, message=message))
+        self._push(Fault(status=status, retry_after=retry_after, message=message))
 
     def delay_next(self, seconds: float) -> None:
         """Accept and record the next valid request, then wait before answering 202."""
-        self._push(_Fault(delay=seconds))
+        self._push(Fault(delay=seconds))
 
     def drop_next(self) -> None:
         """Accept and record the next valid request, then close without any answer."""
-        self._push(_Fault(drop=True))
-
-    def _push(self, fault: _Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+        self._push(Fault(drop=True))
 
     # -- what the server saw -----------------------------------------------------------
     @property
@@ -152,7 +80,7 @@ class SendGridTestServer:
                                    if custom_arg in args)
 
     # -- request handling --------------------------------------------------------------
-    def _handle(self, rq: _Handler) -> None:
+    def _handle(self, rq: Handler) -> None:
         if rq.path != "/v3/mail/send":
             return _respond(rq, 404, [("Not found", None)])
         length = int(rq.headers.get("Content-Length") or 0)
@@ -161,7 +89,7 @@ class SendGridTestServer:
         raw = rq.rfile.read(length)
         with self._lock:
             self._received += 1
-            fault = self._faults.popleft() if self._faults else None
+            fault = self._next_fault()
         if fault and fault.status:
             message = fault.message or f"scripted failure {fault.status}"
             return _respond(rq, fault.status, [(message, None)], fault.retry_after)
@@ -170,9 +98,9 @@ class SendGridTestServer:
         errors = parse_and_validate(raw)
         if errors:
             return _respond(rq, 400, errors)
-        self._accept(rq, json.loads(raw), fault or _Fault())
+        self._accept(rq, json.loads(raw), fault or Fault())
 
-    def _accept(self, rq: _Handler, body: dict, fault: _Fault) -> None:
+    def _accept(self, rq: Handler, body: dict, fault: Fault) -> None:
         headers = {k: v for k, v in rq.headers.items() if k.lower() != "authorization"}
         mail = AcceptedMail(secrets.token_urlsafe(16), body, headers)
         with self._lock:
@@ -180,12 +108,11 @@ class SendGridTestServer:
         if fault.drop:
             rq.close_connection = True      # the server closes the socket, nothing written
             return
-        if fault.delay:
-            self._stopping.wait(fault.delay)
+        self._pause(fault)
         _respond(rq, 202, None, message_id=mail.x_message_id)
 
 
-def _respond(rq: _Handler, status: int, errors: Errors | None,
+def _respond(rq: Handler, status: int, errors: Errors | None,
              retry_after: float | None = None, message_id: str | None = None) -> None:
     payload = b"" if errors is None else json.dumps({"errors": [
         {"message": m, "field": f, "help": None} for m, f in errors]}).encode()

@@ -34,14 +34,12 @@ import itertools
 import json
 import re
 import secrets
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from functools import partial
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -51,6 +49,7 @@ from graphql import (FieldNode, GraphQLError, GraphQLSyntaxError, InlineFragment
                      OperationDefinitionNode, OperationType, VariableNode, build_schema, execute, get_named_type,
                      parse, validate, value_from_ast_untyped)
 
+from tests.servers._local import Fault, Handler, LocalServer
 from tests.servers.shopify_orders import StoredOrder, orders_connection
 
 SCHEMA = build_schema(Path(__file__).with_name("shopify_admin_schema.graphql").read_text())
@@ -147,86 +146,23 @@ class _Shop:
         return scope in self.scopes or scope.replace("read_", "write_", 1) in self.scopes
 
 
-@dataclass(frozen=True)
-class _Fault:
-    status: int | None = None
-    retry_after: float | None = None
-    message: str | None = None
-    delay: float = 0.0
-    throttle: bool = False
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False      # server_close() joins handler threads: no socket outlives us
-    block_on_close = True
-    owner: "ShopifyAdminServer"
-
-    def handle_error(self, request, client_address):
-        # A client that gave up (timeout test) is expected; anything else is printed.
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10
-    server: _Server
-
-    def do_POST(self) -> None:
-        self.server.owner._handle(self)
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
-class ShopifyAdminServer:
+class ShopifyAdminServer(LocalServer):
     """``with ShopifyAdminServer() as srv:`` then ``srv.add_shop("demo")`` and ``srv.http_client()``."""
 
     def __init__(self, app_key: str = "cartbridge-test-app", app_secret: str = "shpss_admin_test_secret",
                  host: str = "127.0.0.1") -> None:
-        self.app_key, self.app_secret = app_key, app_secret
-        self._address = (host, 0)
+        super().__init__(host)
         self._lock = threading.RLock()
+        self.app_key, self.app_secret = app_key, app_secret
         self._shops: dict[str, _Shop] = {}
-        self._faults: collections.deque[_Fault] = collections.deque()
         self._counts: collections.Counter[str] = collections.Counter()
         self._throttled = 0
         self._ids = itertools.count(1001)
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "ShopifyAdminServer":
-        self._httpd = _Server(self._address, _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()                # cut short any delay_next() still sleeping
-        self._httpd.shutdown()
-        self._thread.join()
-        self._httpd.server_close()
-        self._httpd = None
-
-    def __enter__(self) -> "ShopifyAdminServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        return self._httpd.server_address[1]
 
     def http_client(self, timeout: float = 5.0) -> httpx.Client:
         """An httpx client (for ``shopifyapp``'s ``http_client``) that reaches this server; close it."""
         return httpx.Client(transport=_ToLocalServer(self.port), timeout=timeout)
+
 
     # -- shops -------------------------------------------------------------------------
     def add_shop(self, name: str, scopes=DEFAULT_SCOPES, maximum_available: float = 2000.0,
@@ -276,17 +212,17 @@ class ShopifyAdminServer:
     # -- scripted faults ---------------------------------------------------------------
     def throttle_next(self, n: int = 1) -> None:
         """The next ``n`` GraphQL requests find the bucket empty (another client drained it): THROTTLED."""
-        self._push(*[_Fault(throttle=True)] * n)
+        self._push(*[Fault(throttle=True)] * n)
 
     def fail_next(self, status: int, retry_after: float | None = None, message: str | None = None) -> None:
         """Answer the next GraphQL request with ``status`` without executing it."""
         if status < 400:
             raise ValueError("fail_next is for error statuses")
-        self._push(_Fault(status=status, retry_after=retry_after, message=message or FAULT_MESSAGES.get(status)))
+        self._push(Fault(status=status, retry_after=retry_after, message=message or FAULT_MESSAGES.get(status)))
 
     def delay_next(self, seconds: float) -> None:
         """Execute the next GraphQL request, then wait ``seconds`` before answering."""
-        self._push(_Fault(delay=seconds))
+        self._push(Fault(delay=seconds))
 
     def expire_token(self, shop: str) -> None:
         with self._lock:
@@ -296,11 +232,6 @@ class ShopifyAdminServer:
         with self._lock:
             self._shops[_shop_name(shop)].scopes.discard(scope)
 
-    def _push(self, *faults: _Fault) -> None:
-        with self._lock:
-            self._faults.extend(faults)
-
-    # -- what the server saw -----------------------------------------------------------
     def discounts(self, shop: str) -> list[StoredDiscount]:
         with self._lock:
             return list(self._shops[_shop_name(shop)].discounts.values())
@@ -318,7 +249,7 @@ class ShopifyAdminServer:
             return self._throttled
 
     # -- request handling --------------------------------------------------------------
-    def _handle(self, rq: _Handler) -> None:
+    def _handle(self, rq: Handler) -> None:
         raw = rq.rfile.read(int(rq.headers.get("Content-Length") or 0))
         name, path = _shop_from_host(rq.headers.get("Host")), rq.path.split("?", 1)[0]
         with self._lock:
@@ -330,12 +261,12 @@ class ShopifyAdminServer:
             return self._graphql(rq, shop, match["version"], raw)
         self._refresh(rq, shop, raw)
 
-    def _graphql(self, rq: _Handler, shop: _Shop, version: str, raw: bytes) -> None:
+    def _graphql(self, rq: Handler, shop: _Shop, version: str, raw: bytes) -> None:
         body = _json_object(raw)
         document, operation, errors = _read_operation(body)
         with self._lock:
             self._counts.update(_root_fields(operation))
-            fault = self._faults.popleft() if self._faults else _Fault()
+            fault = self._next_fault() or Fault()
         if fault.status:
             return _respond(rq, fault.status, {"errors": fault.message}, fault.retry_after)
         if not self._authorized(shop, rq.headers.get("X-Shopify-Access-Token")):
@@ -343,8 +274,8 @@ class ShopifyAdminServer:
         if errors is not None:
             return _respond(rq, 400 if document is None else 200, {"errors": errors})
         answer = self._execute(shop, version, document, operation, body, fault.throttle)
-        if fault.delay and "data" in answer:
-            self._stopping.wait(fault.delay)
+        if "data" in answer:
+            self._pause(fault)
         _respond(rq, 200, answer)
 
     def _execute(self, shop: _Shop, version: str, document, operation, body: dict, drained: bool) -> dict:
@@ -378,7 +309,7 @@ class ShopifyAdminServer:
             shop.previous_refresh = None    # the app uses its new token: the old refresh token is spent
             return True
 
-    def _refresh(self, rq: _Handler, shop: _Shop, raw: bytes) -> None:
+    def _refresh(self, rq: Handler, shop: _Shop, raw: bytes) -> None:
         form = _json_object(raw) or dict(parse_qsl(raw.decode("utf-8", "replace")))
         with self._lock:
             self._counts["oauth/access_token"] += 1
@@ -626,7 +557,7 @@ def _json_object(raw: bytes) -> dict:
     return parsed if isinstance(parsed, dict) else {}
 
 
-def _respond(rq: _Handler, status: int, payload: dict, retry_after: float | None = None) -> None:
+def _respond(rq: Handler, status: int, payload: dict, retry_after: float | None = None) -> None:
     data = json.dumps(payload).encode()
     rq.close_connection = True
     try:

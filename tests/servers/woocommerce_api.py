@@ -37,13 +37,10 @@ import itertools
 import json
 import re
 import secrets
-import sys
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -65,6 +62,7 @@ FAULTS = {429: ("rest_too_many_requests", "Too many requests."),
 SCHEMA_TYPES = {"code": str, "amount": str, "description": str, "discount_type": str, "minimum_amount": str, "maximum_amount": str, "usage_limit": int,
                 "usage_limit_per_user": int, "limit_usage_to_x_items": int, "individual_use": bool,
                 "free_shipping": bool, "exclude_sale_items": bool, "email_restrictions": list, "meta_data": list}
+from tests.servers._local import Fault, Handler, LocalServer
 
 
 class WooError(Exception):
@@ -88,85 +86,24 @@ class Seen:
     nonce: str | None
 
 
-@dataclass(frozen=True)
-class _Fault:
-    status: int | None = None
-    retry_after: float | None = None
-    delay: float = 0.0
-    drop: bool = False
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = False      # server_close() joins handler threads: no socket outlives us
-    block_on_close = True
-    owner: "WooCommerceTestServer"
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):   # a client that gave up
-            super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 10
-    server: _Server
-
-    def do_GET(self) -> None:
-        self.server.owner._handle(self)
-
-    do_POST = do_DELETE = do_PUT = do_GET
-
-    def log_message(self, format, *args) -> None:
-        pass
-
-
-class WooCommerceTestServer:
+class WooCommerceTestServer(LocalServer):
     """``with WooCommerceTestServer() as shop: key = shop.add_key()``; the store URL is ``shop.url``."""
+
+    METHODS = ("GET", "POST", "PUT", "DELETE")
 
     def __init__(self, host: str = "127.0.0.1", utc_offset: timedelta = timedelta(0),
                  clock: Callable[[], float] = time.time) -> None:
-        self._address, self._tz, self._clock = (host, 0), timezone(utc_offset), clock
-        self._lock = threading.Lock()
+        super().__init__(host)
+        self._tz, self._clock = timezone(utc_offset), clock
         self._keys: dict[str, ApiKey] = {}
         self._nonces: dict[str, dict[int, str]] = collections.defaultdict(dict)
         self._coupons: dict[int, dict[str, Any]] = {}
         self._orders: dict[int, dict[str, Any]] = {}
         self._ids = itertools.count(700)
-        self._faults: collections.deque[_Fault] = collections.deque()
         self._seen: list[Seen] = []
-        self._stopping = threading.Event()
-        self._httpd: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------------------
-    def start(self) -> "WooCommerceTestServer":
-        self._httpd = _Server(self._address, _Handler)
-        self._httpd.owner = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is None:
-            return
-        self._stopping.set()                # cut short any delay_next() still sleeping
-        self._httpd.shutdown()
-        self._thread.join()
-        self._httpd.server_close()
-        self._httpd = None
-
-    def __enter__(self) -> "WooCommerceTestServer":
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        """The site's home URL: signatures are checked against it (as ``get_home_url()``)."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+    # ``url`` (LocalServer) is the site's home URL: signatures are checked against it
+    # (as WooCommerce's ``get_home_url()``).
 
     # -- set-up --------------------------------------------------------------------------
     def add_key(self, permissions: str = "read_write", can_manage: bool = True) -> ApiKey:
@@ -202,19 +139,15 @@ class WooCommerceTestServer:
         """Answer the next request with ``status`` without executing it."""
         if status < 400:
             raise ValueError("fail_next is for error statuses")
-        self._push(_Fault(status=status, retry_after=retry_after))
+        self._push(Fault(status=status, retry_after=retry_after))
 
     def delay_next(self, seconds: float) -> None:
         """Execute the next request, then wait before answering."""
-        self._push(_Fault(delay=seconds))
+        self._push(Fault(delay=seconds))
 
     def drop_next(self) -> None:
         """Execute the next request, then close the connection without any answer."""
-        self._push(_Fault(drop=True))
-
-    def _push(self, fault: _Fault) -> None:
-        with self._lock:
-            self._faults.append(fault)
+        self._push(Fault(drop=True))
 
     # -- records -------------------------------------------------------------------------
     @property
@@ -235,13 +168,13 @@ class WooCommerceTestServer:
         return sum(1 for request in self.seen if request.operation == operation)
 
     # -- request handling ----------------------------------------------------------------
-    def _handle(self, rq: _Handler) -> None:
+    def _handle(self, rq: Handler) -> None:
         parts = urlsplit(rq.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))   # PHP's $_GET: the last duplicate wins
         raw = rq.rfile.read(int(rq.headers.get("Content-Length") or 0))
         operation, route = _route(rq.command, parts.path)
         with self._lock:
-            fault = self._faults.popleft() if self._faults else _Fault()
+            fault = self._next_fault() or Fault()
         try:
             if fault.status:
                 code, message = FAULTS.get(fault.status, ("http_error", f"HTTP {fault.status}"))
@@ -252,13 +185,12 @@ class WooCommerceTestServer:
         except WooError as err:
             status = err.status
             payload = {"code": err.code, "message": err.message, "data": {"status": err.status, **err.data}}
-            fault = _Fault(retry_after=fault.retry_after)          # a failure is answered at once
+            fault = Fault(retry_after=fault.retry_after)          # a failure is answered at once
         self._record(operation, None if fault.drop else status, query.get("oauth_nonce"))
         if fault.drop:
             rq.close_connection = True      # the server closes the socket, nothing written
             return
-        if fault.delay:
-            self._stopping.wait(fault.delay)
+        self._pause(fault)
         _respond(rq, status, payload, fault.retry_after)
 
     def _record(self, operation: str, status: int | None, nonce: str | None) -> None:
@@ -552,7 +484,7 @@ def _view(coupon: dict[str, Any], site_tz: timezone) -> dict[str, Any]:
             "meta_data": [dict(meta) for meta in coupon["meta_data"]]}
 
 
-def _respond(rq: _Handler, status: int, payload: Any, retry_after: float | None = None) -> None:
+def _respond(rq: Handler, status: int, payload: Any, retry_after: float | None = None) -> None:
     body = json.dumps(payload).encode()
     rq.close_connection = True
     try:
