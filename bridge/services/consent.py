@@ -20,10 +20,9 @@ from bridge.model import ConsentChanged
 
 def apply_consent(session: Session, shop: Shop, event: ConsentChanged, now: datetime,
                   keys: ContactKeys) -> int | None:
-    contact = event.contact
-    clauses = [clause for value, clause in (
-        (keys.email_hash(contact.email), Cart.email_hash == keys.email_hash(contact.email)),
-        (contact.customer_id, Cart.customer_id == contact.customer_id)) if value]
+    contact, email_hash = event.contact, keys.email_hash(event.contact.email)
+    clauses = [clause for value, clause in ((email_hash, Cart.email_hash == email_hash),
+                                            (contact.customer_id, Cart.customer_id == contact.customer_id)) if value]
     if not clauses:
         return None
     carts = list(session.scalars(select(Cart).where(Cart.shop_id == shop.id, or_(*clauses))

@@ -133,6 +133,11 @@ def opted_out(session: Session, pairs: Iterable[tuple[int, str | None]]) -> set[
     return {(shop_id, h) for shop_id, h in rows} & wanted
 
 
+def covers(opted: set[tuple[int, str]], cart: Cart) -> bool:
+    """Is this cart's contact (its email or its phone) among the opted-out pairs?"""
+    return bool({(cart.shop_id, cart.email_hash), (cart.shop_id, cart.phone_hash)} & opted)
+
+
 def is_opted_out(session: Session, shop_id: int, ref: ContactRef) -> bool:
     return bool(opted_out(session, [(shop_id, h) for h in ref.hashes]))
 

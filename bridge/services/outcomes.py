@@ -19,7 +19,7 @@ from bridge.contacts import UnsubscribeLinks
 from bridge.db.tables import Cart, Discount, Message, MessageAttempt, ReminderStep, Shop, Template
 from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.model import CartState
-from bridge.services.optouts import opted_out
+from bridge.services.optouts import LIVE, covers, opted_out
 from bridge.services.render import render_step
 from bridge.templating import TemplateRenderError
 from connectors.base import Connector
@@ -80,11 +80,11 @@ def prepare_batch(session: Session, ids: list[int], token: str, mail_from: str, 
 
 
 def _stopped(cart: Cart, shop: Shop, opted: set[tuple[int, str]]) -> str | None:
-    if {(cart.shop_id, cart.email_hash), (cart.shop_id, cart.phone_hash)} & opted:
+    if covers(opted, cart):
         return "opted out"
     if shop.status != "active":
         return "shop not active"
-    if not cart.email or cart.state not in (CartState.OPEN.value, CartState.ABANDONED.value):
+    if not cart.email or cart.state not in LIVE:
         return "cart " + cart.state if cart.email else "no email address"
     return None
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from bridge.contacts import ContactKeys
 from bridge.db.tables import Cart, ContactLedger, ReminderStep, Shop
 from bridge.manners import ConsentPolicy, cap_until, consent_blocks, customer_zone, in_cooldown, quiet_until
-from bridge.services.optouts import opted_out
+from bridge.services.optouts import covers, opted_out
 
 _INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
@@ -69,7 +69,7 @@ class BatchChecks:
 
 
 def _opted_out(checks: BatchChecks, step: ReminderStep, cart: Cart, shop: Shop) -> Verdict | None:
-    if {(cart.shop_id, cart.email_hash), (cart.shop_id, cart.phone_hash)} & checks.opted:
+    if covers(checks.opted, cart):
         return Verdict("skip", "opted out", suppress=True)
     return None
 
