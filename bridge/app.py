@@ -30,6 +30,8 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     app.register_blueprint(webhooks_blueprint)
     app.register_blueprint(sendgrid_blueprint)
     app.register_blueprint(unsubscribe_blueprint)
+    import admin_ui
+    admin_ui.init_app(app)
 
     @app.get("/healthz")
     def healthz():

@@ -24,8 +24,8 @@ from bridge.settings import Settings
 
 PG_SERVER = os.environ.get("CARTBRIDGE_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = [b.strip() for b in os.environ.get("CARTBRIDGE_TEST_DATABASES", "sqlite,postgresql").split(",")]
-SHOPIFY_SECRET = "shpss_test_secret_for_webhooks"
-SHOPIFY_OLD_SECRET = "shpss_previous_secret"
+SHOPIFY_SECRET = "shpss_test_secret_for_webhooks_00000000"  # as long as a real one (38)
+SHOPIFY_OLD_SECRET = "shpss_previous_secret_000000000000000000"
 
 
 class Clock:

@@ -57,6 +57,8 @@ class Shop(Base):
     reentry_cooldown_days: Mapped[int] = mapped_column(Integer, default=7)     # 0: off
     open_order_check: Mapped[bool] = mapped_column(Boolean, default=True)
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The shop's own SendGrid key (admin settings; write-only, shown masked to its last 4).
+    sendgrid_api_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     steps: Mapped[list["SequenceStep"]] = relationship(
@@ -129,7 +131,10 @@ class Cart(Base):
                       Index("ix_carts_shop_customer", "shop_id", "customer_id"),
                       Index("ix_carts_shop_email_hash", "shop_id", "email_hash"),
                       Index("ix_carts_shop_phone_hash", "shop_id", "phone_hash"),
-                      Index("ix_carts_state_abandon_at", "state", "abandon_at"))
+                      Index("ix_carts_state_abandon_at", "state", "abandon_at"),
+                      # The admin page: dashboard figures by abandonment day, newest carts first.
+                      Index("ix_carts_shop_abandoned_at", "shop_id", "abandoned_at"),
+                      Index("ix_carts_shop_updated_at", "shop_id", "updated_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
@@ -208,7 +213,8 @@ class ReminderStep(Base):
 class Message(Base):
     __tablename__ = "messages"
     # One message per cart+step: the guard against ever sending the same reminder twice.
-    __table_args__ = (UniqueConstraint("step_id", name="uq_messages_step"),)
+    __table_args__ = (UniqueConstraint("step_id", name="uq_messages_step"),
+                      Index("ix_messages_cart", "cart_id"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     step_id: Mapped[int] = mapped_column(ForeignKey("reminder_steps.id", ondelete="CASCADE"))
@@ -293,3 +299,4 @@ class Order(Base):
 from bridge.db.tables_discounts import Discount  # noqa: E402,F401  (its own module, for size)
 from bridge.db.tables_privacy import (ContactLedger, JobRun, OpenOrderCheck, OptOut,  # noqa: E402,F401
                                       PrivacyRequest, ProviderEvent)
+from bridge.db.tables_admin import LoginFailure, User, UserShop  # noqa: E402,F401

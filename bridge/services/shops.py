@@ -45,7 +45,7 @@ def create_shop(session: Session, box: SecretBox, *, platform: str, domain: str,
 
 
 SECRET_COLUMNS = ("access_token_enc", "consumer_key_enc", "consumer_secret_enc", "webhook_secret_enc",
-                  "webhook_secret_previous_enc", "refresh_token_enc")
+                  "webhook_secret_previous_enc", "refresh_token_enc", "sendgrid_api_key_enc")
 
 
 def rotate_secrets(session: Session, box: SecretBox) -> int:
