@@ -262,8 +262,10 @@ class OutboxEntry(Base):
     __table_args__ = (UniqueConstraint("message_id", name="uq_outbox_message"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
+    # None for a merchant's test send from the admin page (no reminder, no message row).
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="reminder")    # reminder | test
     to_email: Mapped[str] = mapped_column(String(320))
     from_email: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text)

@@ -1,5 +1,5 @@
 """The admin page: users and their shop grants, failed sign-ins, a shop's own SendGrid key,
-and the indexes its pages read by (dashboard by abandonment day, carts newest first,
+test sends in the dev outbox (no message row: ``outbox.message_id`` may be empty), and the indexes its pages read by (dashboard by abandonment day, carts newest first,
 a cart's messages).
 
 Revision ID: 0004
@@ -24,6 +24,9 @@ INDEXES = (('ix_carts_shop_abandoned_at', 'carts', ['shop_id', 'abandoned_at']),
 
 def upgrade() -> None:
     op.add_column('shops', sa.Column('sendgrid_api_key_enc', sa.LargeBinary(), nullable=True))
+    with op.batch_alter_table('outbox') as batch:
+        batch.add_column(sa.Column('kind', sa.String(length=16), nullable=False, server_default='reminder'))
+        batch.alter_column('message_id', existing_type=sa.Integer(), nullable=True)
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns)
     op.create_table(
@@ -64,5 +67,9 @@ def downgrade() -> None:
         op.drop_table(table)
     for name, table, _columns in INDEXES:
         op.drop_index(name, table_name=table)
+    op.execute("DELETE FROM outbox WHERE message_id IS NULL")
+    with op.batch_alter_table('outbox') as batch:
+        batch.alter_column('message_id', existing_type=sa.Integer(), nullable=False)
+        batch.drop_column('kind')
     with op.batch_alter_table('shops') as batch:
         batch.drop_column('sendgrid_api_key_enc')
