@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import secrets
 
 from flask import request, session, url_for, redirect
@@ -29,7 +30,7 @@ def login():
                          request.remote_addr or "unknown", rt.now())
         user_id, version = (result.user.id, result.user.session_version) if result.user else (None, None)
     if result.retry_after is not None:
-        minutes = max(1, int(result.retry_after.total_seconds() // 60) + 1)
+        minutes = max(1, math.ceil(result.retry_after.total_seconds() / 60))
         form.fail("password", f"too many failed attempts; try again in {minutes} minute(s)")
         log.warning("admin sign-in refused", extra={"code": "rate_limited"})
         return render_page("admin/login.html", form=form, status=429)

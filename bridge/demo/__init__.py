@@ -5,10 +5,15 @@ It creates a demo Shopify shop and a demo WooCommerce shop with a fast sequence
 process (gunicorn) and a worker, sends signed sample webhooks to the real HTTP
 endpoints, and prints each reminder as it lands in the dev outbox. One customer buys
 right after the first reminder: the demo shows their sequence stop.
+
+It also makes a demo admin user for both shops, with a new password each run printed
+on the terminal (this is the local, embedded default only), so the admin page at
+``/admin/`` can be opened at once.
 """
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import threading
@@ -27,10 +32,12 @@ from bridge.demo.payloads import (DEMO_SHOPIFY, DEMO_WOO_URL, EXPECTED_FIRST_REM
 from bridge.rules import SequenceSettings, StepSetting
 from bridge.runtime import Runtime
 from bridge.services.shops import create_shop, save_sequence
+from bridge.services.users import add_user, find_user, set_password
 from bridge.settings import load_settings
 from bridge.worker import run as run_worker
 
 DEMO_SEQUENCE = SequenceSettings(0, (StepSetting(1, 0), StepSetting(2, 1), StepSetting(3, 2)))
+DEMO_ADMIN = "demo@cartbridge.localhost"
 
 
 def run_demo(*, port: int, keep_running: bool) -> int:
@@ -46,8 +53,11 @@ def run_demo(*, port: int, keep_running: bool) -> int:
     try:
         base = _wait_for_web(port, web)
         worker.start()
+        password = _demo_admin(runtime)
+        click.echo(f"admin page: {base}/admin/ (sign in as {DEMO_ADMIN}, password {password})")
         seen = _send_and_watch(runtime, base, shops, settings.shopify_api_secret, keep_running)
         click.echo(f"\n{seen} reminders in the outbox. See them again with `cartbridge outbox --full`.")
+        click.echo(f"The admin page shows them: {base}/admin/ ({DEMO_ADMIN}, password {password})")
         return 0
     except KeyboardInterrupt:
         return 0
@@ -78,6 +88,18 @@ def _demo_shops(runtime: Runtime) -> dict[str, int]:
             shop.frequency_cap_hours, shop.quiet_hours_start, shop.quiet_hours_end = 0, 0, 0
             shop.reentry_cooldown_days = 0
         return {platform: shop.id for platform, shop in found.items()}
+
+
+def _demo_admin(runtime: Runtime) -> str:
+    """A user for every shop of this local instance, with a fresh password each run."""
+    password = secrets.token_urlsafe(12)
+    with unit_of_work(runtime.sessions) as session:
+        user = find_user(session, DEMO_ADMIN)
+        if user is None:
+            add_user(session, DEMO_ADMIN, password, runtime.now(), all_shops=True)
+        else:
+            set_password(user, password)
+    return password
 
 
 def _wait_for_web(port: int, web: subprocess.Popen) -> str:

@@ -63,6 +63,8 @@ def _rules(now: datetime, days: int) -> dict:
         # or a late webhook can put far in the past (the cart would vanish as it closes).
         "carts": (Cart, Cart.state.not_in(LIVE), Cart.updated_at < cutoff),
         "orders": (Order, Order.received_at < cutoff),
+        # A merchant's test sends from the admin page (reminders go with their carts).
+        "test_sends": (OutboxEntry, OutboxEntry.message_id.is_(None), OutboxEntry.created_at < cutoff),
         "open_order_checks": (OpenOrderCheck, OpenOrderCheck.checked_at < now - OPEN_ORDER_CHECK_LIFE),
         # Kept while either time still counts (frequency cap, re-entry cooldown).
         "contact_ledger": (ContactLedger,

@@ -169,3 +169,21 @@ def test_a_cart_closed_today_by_an_old_dated_order_is_kept(runtime, client, cloc
     # then the cart it just closed is still there
     with unit_of_work(runtime.sessions) as session:
         assert session.scalars(select(Cart.state).where(Cart.external_id == "old-order")).one() == "converted"
+
+
+def test_a_merchants_old_test_sends_go_and_recent_ones_stay(runtime, clock):
+    # given two test sends from the admin page (no reminder behind them), one past retention
+    from bridge.db.tables import OutboxEntry
+    shop_id = add_shopify_shop(runtime)
+    with unit_of_work(runtime.sessions) as session:
+        for age in (DAYS + 1, 1):
+            session.add(OutboxEntry(message_id=None, kind="test", shop_id=shop_id, to_email="me@shop.example",
+                                    from_email="shop@example.com", subject="[Test] hello", html="", text="",
+                                    headers={}, created_at=clock() - timedelta(days=age)))
+    # when the purge runs
+    with unit_of_work(runtime.sessions) as session:
+        counts = purge(session, clock(), DAYS)
+    # then only the old one is gone
+    assert counts["test_sends"] == 1
+    with unit_of_work(runtime.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(OutboxEntry)) == 1
