@@ -9,8 +9,9 @@ the form and lets ``bridge.config_file.parse_config`` judge it: the same rules a
 mapped back to form fields (``step2_delay``). Whole numbers are read here first, and a
 mistyped one is replaced by a harmless stand-in: ``parse_config`` drops a step whose delay
 does not parse, which would shift the index of every later step's errors.
-Saving goes through ``save_sequence``: carts already planned keep their planned steps
-(they are re-timed on the cart's next activity), codes follow the step's new settings.
+Saving goes through ``save_sequence``: waiting reminders of a step that was removed or
+turned off are cancelled at once; the others keep their planned times (they are re-timed
+on the cart's next activity); codes follow the step's new settings.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ def sequence(shop_id: int):
         shop = shop_for_viewer(db, shop_id)
         for name, value in config.shop_fields.items():
             setattr(shop, name, value)
-        save_sequence(db, shop, config.sequence)
+        save_sequence(db, shop, config.sequence, runtime().now())
     log.info("sequence saved", extra={"shop_id": shop_id, "code": "sequence_saved",
                                       "count": len(config.sequence.steps)})
     return redirect_to("admin.sequence", notice="saved", shop_id=shop_id)

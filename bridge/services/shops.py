@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from bridge.config_discounts import discount_to_json
 from bridge.config_file import ConfigError, parse_config
-from bridge.discounts import DiscountKind, DiscountSetting
+from bridge.discounts import EXPIRY_STEP_OFFSET, DiscountKind, DiscountSetting
 from bridge.crypto import SecretBox
-from bridge.db.tables import SequenceStep, Shop, Template
+from bridge.db.tables import ReminderStep, SequenceStep, Shop, Template
 from bridge.manners import DEFAULT_POLICY
 from bridge.rules import DEFAULT_SEQUENCE, SequenceSettings, StepSetting, validate_sequence
 
@@ -80,7 +80,10 @@ def discount_of(row: SequenceStep) -> DiscountSetting:
                            row.discount_code_prefix)
 
 
-def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings) -> None:
+def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings, now: datetime | None = None) -> None:
+    """Replace the shop's steps. With ``now`` (a merchant's change, not a new shop), waiting
+    reminders of a step that was removed or turned off are cancelled at once: the merchant
+    switched it off, so no cart may still get it (the others keep their planned times)."""
     errors = validate_sequence(sequence)
     if errors:
         raise ConfigError(errors)
@@ -94,6 +97,19 @@ def save_sequence(session: Session, shop: Shop, sequence: SequenceSettings) -> N
                                  discount_minimum=d.minimum_subtotal, discount_new_customers_only=d.new_customers_only,
                                  discount_code_prefix=d.code_prefix))
     session.flush()
+    if now is not None:
+        cancel_retired_steps(session, shop.id, {s.position for s in sequence.steps if s.enabled}, now)
+
+
+def cancel_retired_steps(session: Session, shop_id: int, enabled: set[int], now: datetime) -> int:
+    """Pending steps at positions no longer enabled (the "code expires soon" ones are not sequence steps)."""
+    result = session.execute(
+        update(ReminderStep).where(ReminderStep.shop_id == shop_id, ReminderStep.status == "pending",
+                                   ReminderStep.position < EXPIRY_STEP_OFFSET,
+                                   ReminderStep.position.not_in(enabled or {-1}))
+        .values(status="cancelled", reason="step turned off in the sequence", updated_at=now)
+        .execution_options(synchronize_session=False))
+    return result.rowcount
 
 
 def export_config(session: Session, shop: Shop) -> dict:
@@ -116,7 +132,7 @@ def import_config(session: Session, shop: Shop, data, now: datetime) -> None:
     config = parse_config(data)
     for name, value in config.shop_fields.items():
         setattr(shop, name, value)
-    save_sequence(session, shop, config.sequence)
+    save_sequence(session, shop, config.sequence, now)
     session.execute(delete(Template).where(Template.shop_id == shop.id))
     for t in config.templates:
         session.add(Template(shop_id=shop.id, step=t.step, language=t.language, subject=t.source.subject,

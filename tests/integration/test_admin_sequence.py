@@ -243,18 +243,22 @@ def test_another_shops_sequence_is_not_found(runtime, client, shop_id, csrf):
     assert stored(runtime, other) == before
 
 
-def test_saving_keeps_the_steps_already_planned_for_waiting_carts(runtime, client, clock, shop_id, csrf):
+def test_a_step_removed_or_turned_off_is_cancelled_for_waiting_carts(runtime, client, clock, shop_id, csrf):
     # given a cart whose three reminders are planned
     body = checkout("tok-plan", clock())
     assert post_shopify(client, "checkouts/create", body, webhook_id="w-plan").status_code == 200
     run(runtime, once=True)
     with runtime.sessions() as db:
         planned = planned_steps(db)
-    assert len(planned) == 3
-    # when the owner drops step 3 and saves
-    response = client.post(f"/admin/shops/{shop_id}/sequence", data=plain_form(csrf, step_count="2"))
-    # then the sequence changes but the cart's planned steps are left as they were
-    assert response.status_code == 303 and len(stored(runtime, shop_id)[0].steps) == 2
+    assert [status for _, _, status in planned] == ["pending"] * 3
+    # when the owner turns step 2 off and drops step 3, and saves
+    form = plain_form(csrf, step_count="2")
+    del form["step2_enabled"]
+    response = client.post(f"/admin/shops/{shop_id}/sequence", data=form)
+    # then step 1 keeps its time, and steps 2 and 3 will never be sent to this cart
+    assert response.status_code == 303
     with runtime.sessions() as db:
         after = planned_steps(db)
-    assert after == planned
+        reasons = {s.position: s.reason for s in db.scalars(select(ReminderStep))}
+    assert after == [planned[0], (2, planned[1][1], "cancelled"), (3, planned[2][1], "cancelled")]
+    assert reasons[2] == reasons[3] == "step turned off in the sequence"
