@@ -4,9 +4,9 @@ checkout and order webhooks through the app, and the worker's passes as the cloc
 Used by the admin page tests (dashboard, carts, templates' preview). What it makes, for
 one Shopify shop (customer emails are ``<name>@example.com``):
 - anna: abandoned, reminded (step 1), then bought: **recovered** (order 98.00 USD);
-- boris: abandoned, reminded twice (steps 1 and 2), never bought;
+- boris: abandoned, reminded twice (steps 1 and 2), never bought, step 3 pending;
 - chloe: bought within the idle threshold: **converted**, never reminded;
-- dmytro: abandoned, reminded (step 1, Ukrainian), still waiting for step 2.
+- dmytro: abandoned, reminded twice (steps 1 and 2, Ukrainian), step 3 still pending.
 """
 from __future__ import annotations
 
