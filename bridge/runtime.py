@@ -65,12 +65,12 @@ class Runtime:
         return hashlib.sha256(b"cartbridge discount codes:" + self.settings.secret_key.encode()).digest()
 
     def dispatcher(self, channel: Channel | None = None) -> Dispatcher:
-        """The configured channel: SendGrid when a key is set, else the dev outbox."""
+        """The configured channel: SendGrid when a key is set (a shop's own key for its
+        messages, see bridge.channels.routing), else the dev outbox."""
         if channel is None and self.settings.sendgrid_api_key:
-            from bridge.channels.sendgrid import SendGridChannel
-            channel = SendGridChannel(self.settings.sendgrid_api_key, host=self.settings.sendgrid_api_host,
-                                      timeout=self.settings.send_timeout_seconds,
-                                      asm_group_id=self.settings.sendgrid_unsubscribe_group_id)
+            # The instance's SendGrid account, or a shop's own when it has set a key.
+            from bridge.channels.routing import per_shop_sendgrid
+            channel = per_shop_sendgrid(self)
         links = UnsubscribeLinks(self.contacts(), self.settings.public_url)
         common = dict(mail_from=self.settings.mail_from, now=self.now, links=links,
                       claim_seconds=self.settings.claim_seconds, access=self.store_access(),
