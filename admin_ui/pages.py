@@ -33,8 +33,15 @@ def admin_url(endpoint: str, **values) -> str:
 
 
 def redirect_to(endpoint: str, notice: str | None = None, **values):
+    """A 303 to another admin page. Embedded, it carries the request's own session token
+    (still valid: they live a minute) so the next page needs no round trip through
+    Shopify's token-refresh page."""
+    from flask import request
     if notice is not None:
         values["notice"] = notice
+    current = g.get("viewer")
+    if current is not None and current.embedded and request.args.get("id_token"):
+        values["id_token"] = request.args["id_token"]
     return redirect(admin_url(endpoint, **values), code=303)
 
 

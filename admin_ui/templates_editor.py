@@ -27,8 +27,8 @@ from bridge.db.tables import Shop, Template
 from bridge.discounts import EXPIRY_TEMPLATE_STEP
 from bridge.services.shops import sequence_of
 from bridge.services.template_preview import (PREVIEW_UNSUBSCRIBE_URL, preview, preview_cart, preview_discount,
-                                              problems_of, send_test)
-from bridge.templating import FIELDS, SUPPORTED_LANGUAGES, TemplateSource, default_template
+                                              send_test)
+from bridge.templating import FIELDS, SUPPORTED_LANGUAGES, TemplateSource, check_template, default_template
 from bridge.templating_context import sample_cart, sample_discount, template_variables
 
 LANGUAGES = {"en": "English", "ru": "Russian", "uk": "Ukrainian", "bg": "Bulgarian", "kk": "Kazakh"}
@@ -102,7 +102,7 @@ def templates_preview(shop_id: int, step: int, language: str):
 def _save(shop_id: int, step: int, language: str):
     form = _typed(request.form)
     source = _source(form)
-    if not form.ok or problems_of(source, language):
+    if not form.ok or check_template(source, language):
         return _page(shop_id, step, language, form, status=422)   # nothing saved, typed text kept
     with unit_of_work(runtime().sessions) as db:
         shop = shop_for_viewer(db, shop_id)

@@ -16,6 +16,7 @@ from importlib import resources
 from bridge.discounts import EXPIRY_STEP_OFFSET, DiscountOffer
 from bridge.model import CartSnapshot
 from bridge.templating_context import sample_cart, sample_discount, template_variables
+from bridge.templating_lines import locate
 from bridge.templating_sandbox import error_line, error_message, render_source
 
 SUPPORTED_LANGUAGES = ("en", "ru", "uk", "bg", "kk")
@@ -163,5 +164,5 @@ def check_template(source: TemplateSource, language: str = FALLBACK_LANGUAGE) ->
         try:
             _render_field(field, getattr(source, field), variables)
         except TemplateRenderError as err:
-            problems.append(TemplateProblem(err.field, err.line, err.message))
+            problems.append(locate(TemplateProblem(err.field, err.line, err.message), getattr(source, field)))
     return problems

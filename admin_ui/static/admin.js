@@ -53,6 +53,18 @@
       return;
     }
     event.preventDefault();
+    // form.submit() below drops the clicked button: carry its name/value and formaction over.
+    var button = event.submitter;
+    if (button && button.name) {
+      var pressed = document.createElement("input");
+      pressed.type = "hidden";
+      pressed.name = button.name;
+      pressed.value = button.value;
+      form.appendChild(pressed);
+    }
+    if (button && button.hasAttribute("formaction")) {
+      form.setAttribute("action", button.getAttribute("formaction"));
+    }
     freshToken().then(function (token) {
       if ((form.method || "get").toLowerCase() === "get") {
         // A GET form replaces the action's query with its fields: the token goes in a field.

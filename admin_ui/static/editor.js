@@ -12,7 +12,6 @@
   var LABELS = { subject: "Subject", html: "HTML", text: "Plain text" };
   var DEBOUNCE_MS = 300;
   var url = form.dataset.previewUrl;
-  var action = form.getAttribute("action");
   var frame = document.getElementById("preview-frame");
   var subject = document.getElementById("preview-subject");
   var text = document.getElementById("preview-text");
@@ -92,12 +91,5 @@
     }
     window.clearTimeout(timer);
     timer = window.setTimeout(refresh, DEBOUNCE_MS);
-  });
-
-  // Embedded in Shopify, admin.js re-submits forms itself (form.submit()), which drops the
-  // clicked button's formaction: make the form's own action the one that button asked for.
-  form.addEventListener("submit", function (event) {
-    var button = event.submitter;
-    form.setAttribute("action", (button && button.getAttribute("formaction")) || action);
   });
 })();

@@ -104,7 +104,9 @@ class Delivery(Base):
     __tablename__ = "webhook_deliveries"
     # A platform redelivering the same webhook hits this key: acknowledged, not re-processed.
     __table_args__ = (UniqueConstraint("shop_id", "delivery_key", name="uq_deliveries_shop_key"),
-                      Index("ix_deliveries_status_id", "status", "id"))
+                      Index("ix_deliveries_status_id", "status", "id"),
+                      # The admin page: a shop's last webhook and its recent errors.
+                      Index("ix_deliveries_shop_received", "shop_id", "received_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))

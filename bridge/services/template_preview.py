@@ -37,7 +37,7 @@ from bridge.services.shops import sequence_of
 from bridge.templating import (TemplateProblem, TemplateRenderError, TemplateSource, check_template,
                                choose_language, render_reminder)
 from bridge.templating_context import sample_cart, sample_discount
-from bridge.templating_sandbox import PLAIN_ENVIRONMENT
+from bridge.templating_lines import locate
 
 log = logging.getLogger(__name__)
 # A reserved top-level domain (RFC 2606): plainly not a working link in a preview or a test.
@@ -46,8 +46,6 @@ SAMPLE_LABEL = "a sample cart"
 TEST_PREFIX = "[Test] "
 RECENT_CARTS = 20
 _ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}$")
-_MARKUP = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
-_TAG_NAME = re.compile(r"\{%-?\s*(\w+)")
 
 
 @dataclass(frozen=True)
@@ -107,7 +105,7 @@ def _offer(setting: DiscountSetting, currency: str, expires_at: datetime) -> Dis
 def preview(source: TemplateSource, step: int, language: str, shop: Shop, cart: CartSnapshot,
             discount: DiscountOffer | None = None) -> Preview:
     """``source`` rendered for ``cart`` in ``language`` as the worker would, or its problems."""
-    problems = problems_of(source, language)
+    problems = check_template(source, language)
     if problems:
         return Preview(problems=problems)
     # The message language is the one being edited; the customer's own locale is kept when it
@@ -119,50 +117,10 @@ def preview(source: TemplateSource, step: int, language: str, shop: Shop, cart: 
                                    recovery_url=cart.recovery_url, unsubscribe_url=PREVIEW_UNSUBSCRIBE_URL,
                                    override=source, tz_name=shop.timezone, discount=discount)
     except TemplateRenderError as err:     # fine on the sample cart, not on this one
-        return Preview(problems=[_located(TemplateProblem(err.field, err.line, err.message),
-                                          getattr(source, err.field))])
+        return Preview(problems=[locate(TemplateProblem(err.field, err.line, err.message),
+                                        getattr(source, err.field))])
     rendered = with_unsubscribe(rendered, PREVIEW_UNSUBSCRIBE_URL)
     return Preview(rendered.subject, rendered.html, rendered.text)
-
-
-def problems_of(source: TemplateSource, language: str) -> list[TemplateProblem]:
-    """``check_template``'s problems, each with a line wherever one can be found."""
-    return [_located(p, getattr(source, p.field)) for p in check_template(source, language)]
-
-
-def _located(problem: TemplateProblem, source: str) -> TemplateProblem:
-    """Liquid gives no line for a block left open or an expression cut short (its token is the
-    end of input); find the tag that caused it, so the merchant is still told where to look."""
-    if problem.line is not None:
-        return problem
-    unclosed = re.match(r"expected tag end(\w+)", problem.message)
-    line = _open_block_line(source, unclosed.group(1)) if unclosed else _failing_markup_line(source, problem.message)
-    return dataclasses.replace(problem, line=line)
-
-
-def _open_block_line(source: str, name: str) -> int | None:
-    opened: list[int] = []
-    for match in _TAG_NAME.finditer(source):
-        if match.group(1) == name:
-            opened.append(_line_at(source, match.start()))
-        elif match.group(1) == f"end{name}" and opened:
-            opened.pop()
-    return opened[-1] if opened else None
-
-
-def _failing_markup_line(source: str, message: str) -> int | None:
-    """The first ``{{ }}`` or ``{% %}`` that fails on its own with the same message."""
-    for match in _MARKUP.finditer(source):
-        try:
-            PLAIN_ENVIRONMENT.from_string(match.group(0))
-        except Exception as err:  # noqa: BLE001  (any parse failure; only a matching one counts)
-            if getattr(err, "message", None) == message:
-                return _line_at(source, match.start())
-    return None
-
-
-def _line_at(source: str, index: int) -> int:
-    return source.count("\n", 0, index) + 1
 
 
 def typed_address(raw: str) -> str | None:

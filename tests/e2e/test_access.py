@@ -24,7 +24,7 @@ def test_signing_in_with_a_wrong_then_the_right_password(page, live_url, runtime
     # when a wrong password is typed
     sign_in_page(page, live_url, password="not the password")
     # then the page says so next to the field and keeps the email
-    expect(page.get_by_text("this email and password do not match a user")).to_be_visible()
+    expect(page.locator("#e-password")).to_contain_text("this email and password do not match a user")
     expect(page.get_by_label("Email")).to_have_value("owner@example.com")
     shot(page, "sign-in-error")
     # when the right one is typed, the shop's dashboard opens
@@ -96,3 +96,16 @@ def test_embedded_mode_rejects_a_forged_or_expired_session_token(page, live_url,
     status = page.evaluate("""async ([url, token]) => (await fetch(url, {headers: {Authorization: 'Bearer ' + token}})).status""",
                            [f"{live_url}/admin/shops/{shops[0]}/", token])
     assert status == 401
+
+
+def test_embedded_forms_post_with_a_fresh_token_and_keep_the_pressed_button(page, live_url, runtime, shops):
+    # given the sequence page opened inside the Shopify admin
+    _as_app_bridge(page)
+    page.goto(f"{live_url}/admin/shops/{shops[0]}/sequence?embedded=1&shop={SHOP_DOMAIN}"
+              f"&id_token={session_token(SHOP_DOMAIN)}")
+    expect(page.get_by_role("group", name="Step 3")).to_be_visible()
+    # when staff press "Add a step" (a named submit button; the script re-submits the form itself)
+    page.get_by_role("button", name="Add a step").click()
+    # then the post was authenticated by a new token and did what the pressed button asked
+    expect(page.get_by_role("group", name="Step 4")).to_be_visible()
+    assert page.context.cookies() == []

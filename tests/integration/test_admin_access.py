@@ -144,10 +144,13 @@ def test_an_embedded_page_with_a_valid_session_token_is_framed_only_by_its_shop(
     assert token not in html and token not in log_text()
 
 
-def test_the_landing_page_leads_embedded_staff_to_their_shop(client, shops):
-    response = embedded(client, "/admin/", session_token(SHOP_DOMAIN))
+def test_the_landing_page_leads_embedded_staff_to_their_shop_with_the_same_token(client, shops):
+    token = session_token(SHOP_DOMAIN)
+    response = embedded(client, "/admin/", token)
     assert response.status_code == 303
-    assert response.headers["Location"].startswith(f"/admin/shops/{shops[0]}/?embedded=1")
+    target = urlsplit(response.headers["Location"])
+    assert target.path == f"/admin/shops/{shops[0]}/"
+    assert parse_qs(target.query) == {"embedded": ["1"], "shop": [SHOP_DOMAIN], "host": ["YWRtaW4"], "id_token": [token]}
 
 
 def test_a_token_signed_by_the_previous_secret_is_accepted_during_rotation(client, shops):

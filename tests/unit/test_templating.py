@@ -272,3 +272,20 @@ def test_the_last_reminder_asks_why_the_customer_left():
     for reason in ("Shipping costs too much", "payment method", "just browsing", "better price", "checkout"):
         assert reason in text
     assert "reply to this email with the number" in text
+
+
+def test_a_block_left_open_is_reported_at_the_line_that_opened_it():
+    # given an HTML part whose {% if %} on line 3 is never closed (Liquid itself gives no line)
+    html = "<p>Hi</p>\n<p>{{ customer.first_name }}</p>\n{% if cart.item_count > 1 %}\n<p>many</p>\n"
+    source = TemplateSource(subject="Hello", html=html, text="Hello")
+    # when it is checked
+    problems = check_template(source)
+    # then the problem points at line 3 of the HTML
+    assert [(p.field, p.line) for p in problems] == [("html", 3)]
+    assert "endif" in problems[0].message
+
+
+def test_an_expression_cut_short_is_reported_at_its_own_line():
+    source = TemplateSource(subject="Hello", html="Hello", text="one\ntwo\n{{ cart.total | }}\nfour")
+    problems = check_template(source)
+    assert [(p.field, p.line) for p in problems] == [("text", 3)]

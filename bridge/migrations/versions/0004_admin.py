@@ -1,6 +1,6 @@
 """The admin page: users and their shop grants, failed sign-ins, a shop's own SendGrid key,
 test sends in the dev outbox (no message row: ``outbox.message_id`` may be empty), and the indexes its pages read by (dashboard by abandonment day, carts newest first,
-a cart's messages).
+a cart's messages, a shop's last webhook).
 
 Revision ID: 0004
 Revises: 0003
@@ -19,7 +19,8 @@ depends_on: Union[str, Sequence[str], None] = None
 
 INDEXES = (('ix_carts_shop_abandoned_at', 'carts', ['shop_id', 'abandoned_at']),
            ('ix_carts_shop_updated_at', 'carts', ['shop_id', 'updated_at']),
-           ('ix_messages_cart', 'messages', ['cart_id']))
+           ('ix_messages_cart', 'messages', ['cart_id']),
+           ('ix_deliveries_shop_received', 'webhook_deliveries', ['shop_id', 'received_at']))
 
 
 def upgrade() -> None:
