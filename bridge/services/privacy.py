@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from bridge.contacts import ContactKeys
 from bridge.db.tables import (Cart, ContactLedger, Delivery, Message, MessageAttempt, OpenOrderCheck,
                               OptOut, Order, OutboxEntry, PrivacyRequest, ProviderEvent, ReminderStep,
-                              SequenceStep, Shop, Template)
+                              SequenceStep, Shop, Template, UserShop)
 from bridge.model import AppUninstalled, CartState, CustomerDataRequested, CustomerRedacted, ShopRedacted
 from bridge.services.optouts import LIVE, STOPPABLE, ContactRef
 from bridge.services.privacy_lookup import cart_ids as find_cart_ids
@@ -36,8 +36,12 @@ ERASED_ADDRESS = "redacted"   # messages.to_email of an erased customer (provide
 TOKEN_COLUMNS = ("access_token_enc", "refresh_token_enc", "access_token_expires_at", "refresh_token_expires_at")
 # The tombstone of a redacted shop keeps its identity (platform, domain) and nothing else.
 SHOP_SECRETS = TOKEN_COLUMNS + ("consumer_key_enc", "consumer_secret_enc", "webhook_secret_enc",
-                                "webhook_secret_previous_enc", "sender_name", "sender_email", "discount_error")
-SHOP_TABLES = (Order, Template, SequenceStep, OptOut, ContactLedger, OpenOrderCheck, ProviderEvent, PrivacyRequest)
+                                "webhook_secret_previous_enc", "sendgrid_api_key_enc", "sender_name", "sender_email",
+                                "discount_error")
+# After the carts (and their messages' outbox rows): what is left in the outbox are test sends;
+# admin users keep their accounts but lose the grant.
+SHOP_TABLES = (Order, Template, SequenceStep, OptOut, ContactLedger, OpenOrderCheck, ProviderEvent, PrivacyRequest,
+               OutboxEntry, UserShop)
 
 
 # -- the event handlers (services.events routes to them; None: no cart to link the delivery to)

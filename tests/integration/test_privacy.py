@@ -17,6 +17,7 @@ from bridge.db.tables import (Base, Cart, CartItem, ContactLedger, Delivery, Dis
                               OpenOrderCheck, OptOut, OutboxEntry, PrivacyRequest, ProviderEvent, ReminderStep, Shop,
                               Template)
 from bridge.db.upsert import insert_ignore
+from tests.support.admin import add_user
 from bridge.model import AppUninstalled, Contact, CustomerDataRequested, CustomerRedacted, ShopRedacted
 from bridge.services import optouts
 from bridge.services.events import apply_event
@@ -244,13 +245,17 @@ def _everything_a_shop_holds(runtime, client, clock, shop_id: int, domain: str) 
             Template(shop_id=shop_id, step=1, language="en", subject="Hi", html="<p>Hi</p>", text="Hi", updated_at=now),
             ProviderEvent(provider="sendgrid", event_id=f"sg-{shop_id}", event="delivered", message_id=message_id,
                           shop_id=shop_id, body=json.dumps({"email": ANNA}).encode(), received_at=now,
-                          status="processed")])
+                          status="processed"),
+            # A merchant's test send from the admin page (no message behind it).
+            OutboxEntry(message_id=None, kind="test", shop_id=shop_id, to_email=ANNA, from_email="shop@example.com",
+                        subject="[Test] Hi", html="", text="", headers={}, created_at=now)])
         # The sending path may already have written these (frequency cap, open-order check).
         insert_ignore(session, ContactLedger, dict(shop_id=shop_id, contact_hash=keys.email_hash(ANNA),
                                                    last_message_at=now), ("shop_id", "contact_hash"))
         insert_ignore(session, OpenOrderCheck, dict(shop_id=shop_id, contact_hash=keys.email_hash(ANNA),
                                                     checked_at=now), ("shop_id", "contact_hash"))
     _apply(runtime, shop_id, CustomerDataRequested(Contact(email=ANNA), request_id=f"r-{shop_id}"))
+    add_user(runtime, f"staff-{shop_id}@agency.example", shop_ids=[shop_id])    # an admin grant
 
 
 def test_shop_redact_leaves_only_the_tombstone_and_the_other_shop_untouched(runtime, client, clock):
