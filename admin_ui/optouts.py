@@ -16,7 +16,7 @@ from admin_ui import blueprint
 from admin_ui.access import runtime, shop_for_viewer, viewer
 from admin_ui.forms import Form, form_from_request
 from admin_ui.pages import redirect_to, render_page
-from bridge.contacts import normalize_email, normalize_phone
+from bridge.contacts import deliverable_email, normalize_phone
 from bridge.db.engine import unit_of_work
 from bridge.db.tables import OptOut, Shop
 from bridge.money import format_datetime_local
@@ -31,7 +31,6 @@ SOURCES = {"link": "Unsubscribe link", "one_click": "One-click unsubscribe", "me
            "sendgrid_spamreport": "SendGrid spam report", "sendgrid_unsubscribe": "SendGrid unsubscribe",
            "sendgrid_group_unsubscribe": "SendGrid group unsubscribe"}
 STATUS_OPTIONS = [("active", "Active"), ("removed", "Removed"), ("all", "All")]
-EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 @dataclass(frozen=True)
@@ -118,7 +117,7 @@ def _contact(form: Form) -> ContactRef | None:
     elif len(text) > MAX_CONTACT or not text.isprintable():
         form.fail("contact", "is not an email address or a phone number")
     elif "@" in text:
-        if normalize_email(text) is None or not EMAIL_SHAPE.fullmatch(text):
+        if deliverable_email(text) is None:
             form.fail("contact", "is not an email address (name@example.com)")
         else:
             return ContactRef.of(keys, text, None)

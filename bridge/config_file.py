@@ -48,7 +48,7 @@ def parse_config(data) -> ShopConfig:
     sequence = SequenceSettings(abandon if abandon is not None else 0, steps)
     if abandon is not None and steps:
         errors += validate_sequence(sequence)
-    fields = _shop_fields(data, errors)
+    fields = check_shop_fields(data, errors)
     templates = _templates(data.get("templates", []), len(steps), errors)
     if errors:
         # One reason per field: a value that did not parse is not also reported as out of range.
@@ -91,7 +91,7 @@ def _steps(raw, errors: Errors) -> tuple[StepSetting, ...]:
     return tuple(steps)
 
 
-def _shop_fields(data: dict, errors: Errors) -> dict:
+def check_shop_fields(data: dict, errors: Errors) -> dict:
     fields = {}
     for name, check in _FIELD_CHECKS.items():
         if name in data:

@@ -31,6 +31,17 @@ def normalize_email(email: str | None) -> str | None:
     return found if "@" in found else None
 
 
+# What a person types as an address we will send to: one @, a dotted domain, nothing that
+# would let a header or a list of addresses in (the admin page's test sends, opt-outs, sender).
+_DELIVERABLE = re.compile(r"[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}")
+
+
+def deliverable_email(typed: str | None) -> str | None:
+    """The typed address normalized, or None unless it has the shape of a real one."""
+    address = normalize_email(typed)
+    return address if address is not None and _DELIVERABLE.fullmatch(address) else None
+
+
 def normalize_phone(phone: str | None) -> str | None:
     """Digits, with a leading ``+`` when the number had one; separators dropped."""
     raw = _PHONE_NOISE.sub("", (phone or "").strip())

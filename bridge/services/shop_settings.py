@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bridge.config_file import _shop_fields
+from bridge.config_file import check_shop_fields
+from bridge.contacts import deliverable_email
 from bridge.crypto import SecretBox
 from bridge.db.tables import Delivery, ReminderStep, Shop
 
@@ -25,7 +26,6 @@ FIELDS = ("sender_name", "sender_email", "consent_policy", "quiet_hours_start", 
 # SendGrid shows a key once, at creation: "SG." + a 22-character id + "." + a 43-character secret.
 # https://www.twilio.com/docs/sendgrid/ui/account-and-settings/api-keys
 SENDGRID_KEY = re.compile(r"SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}")
-EMAIL = re.compile(r"[^@\s\"<>(),;]+@[^@\s\"<>(),;]+\.[^@\s\"<>(),;.]+")
 KEY_REASON = "must look like SG.<22 characters>.<43 characters>, as SendGrid shows it when the key is created"
 KEEP = object()             # save_settings: leave the stored key as it is
 ERRORS_WINDOW = timedelta(days=7)
@@ -38,9 +38,9 @@ def settings_of(shop: Shop) -> dict:
 def validate_settings(values: dict) -> list[tuple[str, str]]:
     """(field, reason) for each bad value, checked exactly as ``config import`` checks it."""
     errors: list[tuple[str, str]] = []
-    _shop_fields(values, errors)
+    check_shop_fields(values, errors)
     email = values.get("sender_email")
-    if email is not None and not any(f == "sender_email" for f, _ in errors) and not EMAIL.fullmatch(email):
+    if email is not None and not any(f == "sender_email" for f, _ in errors) and deliverable_email(email) is None:
         # Stricter than the config file's "has an @": a typo here silently stops every send.
         errors.append(("sender_email", "must be an email address, or null"))
     # In a form an empty sender field is how "null" is typed.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,7 +26,7 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bridge.channels.base import Channel, OutboundMessage, Outcome
-from bridge.contacts import normalize_email
+from bridge.contacts import deliverable_email
 from bridge.db.engine import unit_of_work
 from bridge.db.tables import Cart, CartItem, OutboxEntry, Shop
 from bridge.discounts import EXPIRY_STEP_OFFSET, DiscountOffer, DiscountSetting
@@ -45,7 +44,6 @@ PREVIEW_UNSUBSCRIBE_URL = "https://unsubscribe.invalid/preview"
 SAMPLE_LABEL = "a sample cart"
 TEST_PREFIX = "[Test] "
 RECENT_CARTS = 20
-_ADDRESS = re.compile(r"^[^\s@<>()\[\],;:\"]+@[^\s@<>()\[\],;:\"]+\.[^\s@<>()\[\],;:\".]{2,}$")
 
 
 @dataclass(frozen=True)
@@ -123,17 +121,11 @@ def preview(source: TemplateSource, step: int, language: str, shop: Shop, cart: 
     return Preview(rendered.subject, rendered.html, rendered.text)
 
 
-def typed_address(raw: str) -> str | None:
-    """The typed address, normalised, or None when it is not one."""
-    address = normalize_email(raw)
-    return address if address is not None and _ADDRESS.match(address) else None
-
-
 def send_test(sessions: sessionmaker[Session], shop_id: int, source: TemplateSource, step: int, language: str,
               raw_address: str, *, channel: Channel | None, mail_from: str, now: datetime) -> TrialSend:
     """Render ``source`` for the sample cart and send it to ``raw_address`` through ``channel``
     (None: the dev outbox). Only ids and codes are logged, never the address."""
-    address = typed_address(raw_address)
+    address = deliverable_email(raw_address)
     if address is None:
         return TrialSend("is not an email address")
     with sessions() as session:
