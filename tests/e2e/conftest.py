@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from tests.support.admin import PASSWORD
+from tests.support.admin import PASSWORD, add_user
+from tests.support.shops import add_shopify_shop
 
 CHROMIUM = os.environ.get("CARTBRIDGE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -63,6 +64,20 @@ def phone(browser):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@pytest.fixture
+def shop_id(runtime):
+    """A Shopify shop whose owner (owner@example.com) may sign in."""
+    shop = add_shopify_shop(runtime)
+    add_user(runtime, "owner@example.com", shop_ids=[shop])
+    return shop
+
+
+def open_tab(page, live_url: str, tab: str) -> None:
+    """Sign in and open one of the shop's tabs from the navigation, as a merchant would."""
+    sign_in_page(page, live_url)
+    page.get_by_role("navigation", name="Shop pages").get_by_role("link", name=tab).click()
 
 
 def sign_in_page(page, live_url: str, email: str = "owner@example.com", password: str = PASSWORD) -> None:

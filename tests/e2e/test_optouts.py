@@ -7,14 +7,10 @@ from pathlib import Path
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import shot, sign_in_page
-from tests.support.admin import add_user
-from tests.support.shops import add_shopify_shop
 
 
-def test_a_merchant_adds_removes_and_exports_opt_outs(runtime, page, live_url, tmp_path):
+def test_a_merchant_adds_removes_and_exports_opt_outs(runtime, page, live_url, tmp_path, shop_id):
     # given a signed-in owner on the shop's Opt-outs page
-    shop_id = add_shopify_shop(runtime)
-    add_user(runtime, "owner@example.com", shop_ids=[shop_id])
     sign_in_page(page, live_url)
     page.goto(f"{live_url}/admin/shops/{shop_id}/optouts")
     expect(page.get_by_role("heading", name="Opt-outs", exact=True)).to_be_visible()
@@ -54,10 +50,8 @@ def _download_csv(page, folder: Path) -> tuple[str, list[str]]:
     return saved.name, saved.read_text(encoding="utf-8").splitlines()
 
 
-def test_the_opt_outs_page_fits_a_phone(runtime, phone, live_url):
+def test_the_opt_outs_page_fits_a_phone(runtime, phone, live_url, shop_id):
     # given an owner with one opt-out, on a 375 px wide phone
-    shop_id = add_shopify_shop(runtime)
-    add_user(runtime, "owner@example.com", shop_ids=[shop_id])
     sign_in_page(phone, live_url)
     phone.goto(f"{live_url}/admin/shops/{shop_id}/optouts")
     phone.get_by_label("Email or phone").fill("+380 50 123 45 67")

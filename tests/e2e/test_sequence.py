@@ -2,24 +2,13 @@
 to its field, the whole form usable from the keyboard, and on a phone."""
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot, sign_in_page
-from tests.support.admin import add_user
-from tests.support.shops import add_shopify_shop
-
-
-@pytest.fixture
-def shop_id(runtime):
-    shop_id = add_shopify_shop(runtime)
-    add_user(runtime, "owner@example.com", shop_ids=[shop_id])
-    return shop_id
+from tests.e2e.conftest import open_tab, shot
 
 
 def open_sequence(page, live_url: str) -> None:
-    sign_in_page(page, live_url)
-    page.get_by_role("navigation", name="Shop pages").get_by_role("link", name="Sequence").click()
+    open_tab(page, live_url, "Sequence")
     expect(page.get_by_role("heading", name="Reminder sequence")).to_be_visible()
 
 

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shot, sign_in_page
-from tests.support.admin import add_user
-from tests.support.shops import add_shopify_shop
+from tests.e2e.conftest import open_tab, shot
 
 KEY = "SG.AbCdEfGhIjKlMnOpQrStUv.0123456789abcdefghijklmnopqrstuvwxyzABCWXYZ"
 
 
-@pytest.fixture
-def shop_id(runtime):
-    shop_id = add_shopify_shop(runtime)
-    add_user(runtime, "owner@example.com", shop_ids=[shop_id])
-    return shop_id
-
-
 def open_settings(page, live_url: str) -> None:
-    sign_in_page(page, live_url)
-    page.get_by_role("navigation", name="Shop pages").get_by_role("link", name="Settings").click()
+    open_tab(page, live_url, "Settings")
     expect(page.get_by_role("heading", name="Settings", exact=True)).to_be_visible()
 
 
