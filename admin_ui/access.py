@@ -98,7 +98,9 @@ def _carries_session_token() -> bool:
 
 
 def _authenticate_standalone():
-    user = _signed_in_user()
+    with runtime().sessions() as db:      # one read: the user and their shops
+        user = _signed_in_user(db)
+        shop_ids = shop_ids_for(db, user) if user is not None else None
     if user is None:
         session.pop("uid", None)
         if request.method == "GET":
@@ -109,18 +111,16 @@ def _authenticate_standalone():
         if not hmac.compare_digest(sent, session.get("csrf", "")) or not sent:
             log.warning("admin request refused", extra={"code": "csrf_mismatch", "path": request.path})
             abort(400, description="The form expired. Reload the page and try again.")
-    with runtime().sessions() as db:
-        g.viewer = Viewer(user.email, shop_ids_for(db, user), user_id=user.id)
+    g.viewer = Viewer(user.email, shop_ids, user_id=user.id)
     return None
 
 
-def _signed_in_user() -> User | None:
+def _signed_in_user(db: Session) -> User | None:
     uid, version = session.get("uid"), session.get("ver")
     if not uid:
         return None
-    with runtime().sessions() as db:
-        user = db.get(User, uid)
-        return user if user is not None and user.session_version == version else None
+    user = db.get(User, uid)
+    return user if user is not None and user.session_version == version else None
 
 
 def _authenticate_embedded():
