@@ -55,6 +55,13 @@ class Connector(Protocol):
         """New tokens from the refresh token (Shopify's expiring offline tokens), or an
         error message. Platforms without expiring tokens return a message saying so."""
 
+    # --- install, webhook health and reconciliation (issue 6) ---------------------------
+    sync_kinds: tuple[str, ...]           # what ``StoreClient.changes`` reads: ("checkouts", "orders") | ("orders",)
+    webhook_topics: frozenset[str]        # the topics a connected shop must be subscribed to
+
+    def webhook_address(self, public_url: str, shop_id: int) -> str:
+        """Where this platform must deliver a shop's webhooks (our endpoint). Pure."""
+
 
 # --- The store API: discount codes (and, later, webhook registration and sync) --------
 
@@ -76,6 +83,36 @@ class StoreResult:
     error: str | None = None              # the platform's own message, short, no secrets
     retry_after: float | None = None      # seconds, when the platform said
     calls: int = 1                        # HTTP requests this operation made (benchmarks count them)
+    data: Any = None                      # list_webhooks: tuple[WebhookInfo, ...]; changes: ChangePage
+
+
+@dataclass(frozen=True)
+class WebhookInfo:
+    """One webhook subscription as the platform lists it."""
+    platform_id: str                      # WooCommerce webhook id; Shopify WebhookSubscription GID
+    topic: str                            # our spelling: "order.updated", "checkouts/create"
+    address: str                          # the delivery URL
+    active: bool = True                   # WooCommerce: status == "active" (Shopify lists only live ones)
+    status: str = "active"                # the platform's own word (WooCommerce: active|paused|disabled)
+
+
+@dataclass(frozen=True)
+class SyncItem:
+    """One record read back from the platform, shaped like the webhook body of ``topic`` so the
+    connector's own normalizer reads it. ``key`` names this version of the record
+    (id and updated_at): stored in the inbox as ``sync:<key>``, so reading it twice stores it once."""
+    topic: str
+    payload: dict
+    key: str
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """One page of records changed since a moment, oldest first."""
+    items: tuple[SyncItem, ...]
+    next_cursor: str | None = None        # None: this was the last page
+    total: int | None = None              # records in all pages, when the platform says (progress bars)
+    skipped: int = 0                      # records that cannot be keyed to a cart (e.g. a checkout without token)
 
 
 @dataclass(frozen=True)
@@ -124,3 +161,20 @@ class StoreClient(Protocol):
         order's reference in ``platform_id`` when there is one, ABSENT when there is none.
         ``exclude_ids``: the platform ids of the contact's own carts (WooCommerce carts are
         pending orders themselves)."""
+
+    def list_webhooks(self) -> StoreResult:
+        """Our subscriptions on the platform: DONE with ``data`` = tuple[WebhookInfo, ...]."""
+
+    def create_webhook(self, topic: str, address: str, secret: str | None) -> StoreResult:
+        """Subscribe ``address`` to ``topic``; DONE with the new ``platform_id``. ``secret`` signs
+        WooCommerce deliveries (Shopify signs with the app secret and ignores it)."""
+
+    def enable_webhook(self, platform_id: str) -> StoreResult:
+        """Switch a disabled subscription back on (WooCommerce ``status: active``)."""
+
+    def delete_webhook(self, platform_id: str) -> StoreResult:
+        """Remove a subscription; ABSENT when it is already gone."""
+
+    def changes(self, kind: str, since: datetime, cursor: str | None = None) -> StoreResult:
+        """One page of ``kind`` records (one of the connector's ``sync_kinds``) updated at or after
+        ``since``, oldest first: DONE with ``data`` = ChangePage. Reads only: safe to repeat."""
