@@ -104,6 +104,10 @@ class SyncItem:
     topic: str
     payload: dict
     key: str
+    # When the platform last changed the record (aware UTC). The sync keeps its cursor when a
+    # record changed while the pass was paging: with page-number paging (WooCommerce) such a
+    # change moves the record to the end and shifts an unread one onto a page already read.
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from bridge.model import Envelope, Event, LineItem, UnprocessableDelivery, Verif
 from connectors import _parse as p
 from connectors import _shopify_payloads as payloads
 from connectors import _shopify_privacy as privacy
-from connectors import shopify_store
+from connectors import shopify_store, shopify_sync
+from connectors.shopify_webhooks import TOPIC_ENUMS
 from connectors.base import PlatformHttp, StoreClient, StoreCredentials, TokenSet
 
 PLATFORM = "shopify"
@@ -45,12 +46,26 @@ IGNORED_TOPICS = frozenset({
 })
 
 
+# The subscriptions a connected shop must have, spelled as in X-Shopify-Topic; the GraphQL
+# enum of each is in ``shopify_webhooks.TOPIC_ENUMS``. The mandatory compliance topics
+# (customers/data_request, customers/redact, shop/redact) cannot be subscribed through the
+# API: they live only in shopify.app.toml.
+# https://shopify.dev/docs/apps/build/compliance/privacy-law-compliance
+WEBHOOK_TOPICS = frozenset(TOPIC_ENUMS)
+
+
 class ShopifyConnector:
     """The Shopify implementation of ``connectors.base.Connector``."""
 
     platform = PLATFORM
     handled_topics = frozenset(TOPIC_HANDLERS)
     ignored_topics = IGNORED_TOPICS
+    sync_kinds = tuple(shopify_sync.KINDS)          # ("checkouts", "orders")
+    webhook_topics = WEBHOOK_TOPICS
+
+    def webhook_address(self, public_url: str, shop_id: int) -> str:
+        """One endpoint for every shop: Shopify names the shop in X-Shopify-Shop-Domain."""
+        return f"{public_url.rstrip('/')}/webhooks/shopify"
 
     def verify(self, headers: Mapping[str, str], raw: bytes, secrets: Sequence[str]) -> Verification:
         """Delegate to Shopify's own ``verify_webhook_req`` (constant-time, rotation aware)."""

@@ -1,5 +1,6 @@
-"""Shopify's store API for reminders: discount codes and the open-order check (Admin GraphQL),
-token refresh, discount links.
+"""Shopify's store API: discount codes and the open-order check, webhook subscriptions and
+reconciliation reads (Admin GraphQL; documents and readers in ``shopify_webhooks`` and
+``shopify_sync``), token refresh, discount links.
 
 Every call goes through Shopify's own package ``shopifyapp`` over the process's shared
 httpx client, with ``max_retries=0``: the library re-sends on any 5xx, and a create that
@@ -25,6 +26,7 @@ from shopify_app import admin_graphql_request, refresh_access_token
 
 from bridge.discounts import DiscountKind, DiscountSpec
 from bridge.model import LineItem
+from connectors import shopify_sync, shopify_webhooks
 from connectors._shopify_orders import (OPEN_ORDERS, OPEN_ORDERS_COST, ORDERS_FIRST, first_open_order,
                                         open_orders_search)
 from connectors.base import CallOutcome, PlatformHttp, StoreCredentials, StoreResult, TokenSet
@@ -119,6 +121,35 @@ class ShopifyStore:
         # A read is always safe to repeat: an unanswered one is RETRY, never UNKNOWN.
         return self._call(OPEN_ORDERS, {"first": ORDERS_FIRST, "query": query}, OPEN_ORDERS_COST, CallOutcome.RETRY,
                           partial(first_open_order, email, customer_id, tuple(exclude_ids)))
+
+    # --- webhook subscriptions and reconciliation (issue 6) -------------------------------
+    def list_webhooks(self) -> StoreResult:
+        return shopify_webhooks.list_all(self._call)
+
+    def create_webhook(self, topic: str, address: str, secret: str | None) -> StoreResult:
+        """``secret`` is ignored: Shopify signs every delivery with the app's client secret."""
+        enum = shopify_webhooks.TOPIC_ENUMS.get(topic)
+        if enum is None:
+            return StoreResult(CallOutcome.REFUSED, error=f"cannot subscribe to {topic!r} through the API", calls=0)
+        # An unanswered create may have happened: UNKNOWN makes the caller list before creating again.
+        return self._call(shopify_webhooks.CREATE, {"topic": enum, "uri": address}, MUTATION_COST,
+                          CallOutcome.UNKNOWN, shopify_webhooks.created)
+
+    def enable_webhook(self, platform_id: str) -> StoreResult:
+        """A no-op: Shopify has no disabled subscriptions (a failing one is removed, and the
+        health check creates it again), so a listed subscription is already live."""
+        return StoreResult(CallOutcome.DONE, platform_id=platform_id, calls=0)
+
+    def delete_webhook(self, platform_id: str) -> StoreResult:
+        return self._call(shopify_webhooks.DELETE, {"id": platform_id}, MUTATION_COST, CallOutcome.RETRY,
+                          shopify_webhooks.deleted)
+
+    def changes(self, kind: str, since: datetime, cursor: str | None = None) -> StoreResult:
+        spec = shopify_sync.KINDS.get(kind)
+        if spec is None:
+            return StoreResult(CallOutcome.REFUSED, error=f"Shopify has no sync kind {kind!r}", calls=0)
+        return self._call(spec.document(cursor), spec.variables(since, cursor), spec.cost, CallOutcome.RETRY,
+                          spec.read)
 
     def _call(self, document: str, variables: dict, cost: float, unsure: CallOutcome,
               read: Callable[[dict], StoreResult]) -> StoreResult:

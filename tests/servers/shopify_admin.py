@@ -1,4 +1,5 @@
-"""A local Shopify Admin API (discount codes and orders over GraphQL, expiring-token refresh) for tests.
+"""A local Shopify Admin API (discount codes, orders, abandoned checkouts and webhook subscriptions
+over GraphQL; install and token grants) for tests.
 
 ``POST /admin/api/<version>/graphql.json`` is validated and executed with graphql-core against an
 SDL subset of the documented Admin schema (``shopify_admin_schema.graphql``), so a query Shopify
@@ -9,15 +10,13 @@ query an object 1 and a connection 2 + first x one node): a request the bucket c
 answered THROTTLED on a 200 and NOT executed; every answer carries ``extensions.cost``.
 https://shopify.dev/docs/apps/build/apis/graphql-admin/rate-limits
 
-Orders (``add_order``, ``update_order``) are read through ``orders(first, sortKey, reverse,
-query)`` with Shopify's search syntax (``shopify_orders.py``, ``shopify_search.py``);
-``searches`` lists the query strings clients sent.
-
-``POST /admin/oauth/access_token`` with ``grant_type=refresh_token`` (expiring offline tokens)
-returns a new access token (``expires_in`` 3600) and a new refresh token. The old access token
-dies at once (one expiring token per app and shop); the old refresh token stays usable only
-until the new access token is first used (Shopify's "more resilient refreshes", 2026-08).
-https://shopify.dev/docs/apps/build/authentication-authorization/access-tokens/offline-access-tokens
+Orders (``add_order``, ``update_order``) are read through ``orders(first, after, sortKey,
+reverse, query)`` with Shopify's search syntax (``shopify_orders.py``, ``shopify_search.py``);
+``searches`` lists the query strings clients sent. Abandoned checkouts (``add_checkout``...)
+live in ``shopify_checkouts.py``, webhook subscriptions in ``shopify_webhooks.py``, and
+``POST /admin/oauth/access_token`` (token exchange, authorization code, refresh) with
+``GET /admin/oauth/authorize`` in ``shopify_install.py``. A query whose requested cost is above
+1000 points is refused (MAX_COST_EXCEEDED) like Shopify's single-query limit.
 
 Shops are told apart by the Host header ``<name>.myshopify.com``. ``http_client()`` is an httpx
 client that sends ``https://<name>.myshopify.com/...`` here over plain http (Host kept), so the
@@ -50,18 +49,18 @@ from graphql import (FieldNode, GraphQLError, GraphQLSyntaxError, InlineFragment
                      parse, validate, value_from_ast_untyped)
 
 from tests.servers._local import Fault, Handler, LocalServer
-from tests.servers.shopify_orders import StoredOrder, orders_connection
+from tests.servers.shopify_checkouts import CheckoutsMixin, StoredCheckout, checkouts_connection, checkouts_count
+from tests.servers.shopify_install import InstallMixin, TokenGrant, new_token
+from tests.servers.shopify_orders import StoredOrder, orders_connection, orders_count
+from tests.servers.shopify_webhooks import StoredSubscription, WebhooksMixin
 
 SCHEMA = build_schema(Path(__file__).with_name("shopify_admin_schema.graphql").read_text())
 GRAPHQL_PATH = re.compile(r"^/admin/api/(?P<version>\d{4}-\d{2}|unstable)/graphql\.json$")
-TOKEN_PATH = "/admin/oauth/access_token"
+TOKEN_PATH, AUTHORIZE_PATH = "/admin/oauth/access_token", "/admin/oauth/authorize"
 DEFAULT_SCOPES = ("read_orders", "write_discounts", "read_customers")
 COST = {OperationType.MUTATION: 10, OperationType.QUERY: 1}
-ACCESS_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS = 3600, 90 * 24 * 3600
+MAX_QUERY_COST = 1000       # https://shopify.dev/docs/api/usage/limits#graphql-admin-api-rate-limits
 UNAUTHORIZED = {"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}
-INVALID_GRANT = {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, "
-                 "expired, revoked, or was issued to another client."}
-INVALID_CLIENT = {"error": "invalid_client", "error_description": "Client authentication failed."}
 FAULT_MESSAGES = {403: "[API] This action requires merchant approval for write_discounts scope.",
                   429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
                   503: "Service Unavailable", 504: "Gateway Timeout"}
@@ -131,6 +130,8 @@ class _Shop:
     token_expired: bool = False
     discounts: dict[str, StoredDiscount] = field(default_factory=dict)
     orders: dict[str, StoredOrder] = field(default_factory=dict)
+    checkouts: dict[str, StoredCheckout] = field(default_factory=dict)
+    subscriptions: dict[str, StoredSubscription] = field(default_factory=dict)
     searches: list[str] = field(default_factory=list)
 
     def refill(self, now: float) -> float:
@@ -146,11 +147,16 @@ class _Shop:
         return scope in self.scopes or scope.replace("read_", "write_", 1) in self.scopes
 
 
-class ShopifyAdminServer(LocalServer):
-    """``with ShopifyAdminServer() as srv:`` then ``srv.add_shop("demo")`` and ``srv.http_client()``."""
+class ShopifyAdminServer(CheckoutsMixin, WebhooksMixin, InstallMixin, LocalServer):
+    """``with ShopifyAdminServer() as srv:`` then ``srv.add_shop("demo")`` and ``srv.http_client()``.
 
-    def __init__(self, app_key: str = "cartbridge-test-app", app_secret: str = "shpss_admin_test_secret",
-                 host: str = "127.0.0.1") -> None:
+    Session tokens are HS256 JWTs signed with ``app_secret``: keep it 32 bytes or longer (PyJWT
+    warns about shorter HMAC keys, and tests turn warnings into errors)."""
+
+    METHODS = ("GET", "POST")
+
+    def __init__(self, app_key: str = "cartbridge-test-app",
+                 app_secret: str = "shpss_admin_test_secret_0123456789abcdef", host: str = "127.0.0.1") -> None:
         super().__init__(host)
         self._lock = threading.RLock()
         self.app_key, self.app_secret = app_key, app_secret
@@ -158,6 +164,8 @@ class ShopifyAdminServer(LocalServer):
         self._counts: collections.Counter[str] = collections.Counter()
         self._throttled = 0
         self._ids = itertools.count(1001)
+        self._codes: dict = {}                      # authorization codes (shopify_install)
+        self._grants: list[TokenGrant] = []
 
     def http_client(self, timeout: float = 5.0) -> httpx.Client:
         """An httpx client (for ``shopifyapp``'s ``http_client``) that reaches this server; close it."""
@@ -167,7 +175,7 @@ class ShopifyAdminServer(LocalServer):
     # -- shops -------------------------------------------------------------------------
     def add_shop(self, name: str, scopes=DEFAULT_SCOPES, maximum_available: float = 2000.0,
                  restore_rate: float = 100.0) -> ShopGrant:
-        shop = _Shop(_shop_name(name), set(scopes), _token("shpat"), _token("shprt"), float(maximum_available),
+        shop = _Shop(_shop_name(name), set(scopes), new_token("shpat"), new_token("shprt"), float(maximum_available),
                      float(restore_rate), float(maximum_available), time.monotonic())
         with self._lock:
             self._shops[shop.name] = shop
@@ -178,10 +186,15 @@ class ShopifyAdminServer(LocalServer):
             found = self._shops[_shop_name(shop)]
             return ShopGrant(f"{found.name}.myshopify.com", found.access_token, found.refresh_token)
 
+    def _shop(self, shop: str) -> _Shop:
+        """The stored shop (call with ``_lock`` held); KeyError for a shop never added."""
+        return self._shops[_shop_name(shop)]
+
     # -- orders ------------------------------------------------------------------------
     def add_order(self, shop: str, email: str | None = None, customer_id: str | int | None = None,
                   financial: str = "PENDING", fulfillment: str = "UNFULFILLED", cancelled: bool = False,
-                  closed: bool = False, created_at: datetime | None = None) -> StoredOrder:
+                  closed: bool = False, created_at: datetime | None = None, updated_at: datetime | None = None,
+                  total: str = "10.00", currency: str = "USD", discount_codes: tuple[str, ...] = ()) -> StoredOrder:
         """An order placed in the shop (statuses as ``OrderDisplayFinancialStatus`` /
         ``OrderDisplayFulfillmentStatus`` name them), indexed for search at once."""
         moment = _iso(created_at or datetime.now(UTC))
@@ -189,15 +202,18 @@ class ShopifyAdminServer(LocalServer):
             found = self._shops[_shop_name(shop)]
             order = StoredOrder(f"gid://shopify/Order/{next(self._ids)}", f"#{1001 + len(found.orders)}", moment,
                                 email, _customer_gid(customer_id), financial, fulfillment,
-                                moment if cancelled else None, closed).reindexed()
+                                moment if cancelled else None, closed, _iso(updated_at) if updated_at else "",
+                                total=total, currency=currency, discount_codes=tuple(discount_codes)).reindexed()
             found.orders[order.id] = order
             return order
 
     def update_order(self, shop: str, order_id: str, reindex: bool = True, **changes: Any) -> StoredOrder:
         """Change an order (``financial``, ``fulfillment``, ``cancelled``, ``closed``...). With
-        ``reindex=False`` the search index keeps the old values, as Shopify's does for a while."""
+        ``reindex=False`` the search index keeps the old values, as Shopify's does for a while.
+        ``updated_at`` moves to now unless given."""
         if "cancelled" in changes:
             changes["cancelled_at"] = _iso(datetime.now(UTC)) if changes.pop("cancelled") else None
+        changes["updated_at"] = _iso(changes.get("updated_at") or datetime.now(UTC))
         with self._lock:
             orders = self._shops[_shop_name(shop)].orders
             order = dataclasses.replace(orders[order_id], **changes)
@@ -251,15 +267,18 @@ class ShopifyAdminServer(LocalServer):
     # -- request handling --------------------------------------------------------------
     def _handle(self, rq: Handler) -> None:
         raw = rq.rfile.read(int(rq.headers.get("Content-Length") or 0))
-        name, path = _shop_from_host(rq.headers.get("Host")), rq.path.split("?", 1)[0]
+        name, (path, _, query) = _shop_from_host(rq.headers.get("Host")), rq.path.partition("?")
         with self._lock:
             shop = self._shops.get(name)
-        match = GRAPHQL_PATH.match(path)
-        if shop is None or not (match or path == TOKEN_PATH):
-            return _respond(rq, 404, {"errors": "Not Found"})
-        if match:
+        match = GRAPHQL_PATH.match(path) if rq.command == "POST" else None
+        if shop is not None and match:
             return self._graphql(rq, shop, match["version"], raw)
-        self._refresh(rq, shop, raw)
+        if shop is not None and (rq.command, path) == ("POST", TOKEN_PATH):
+            return self._token(rq, shop, raw)
+        if shop is not None and (rq.command, path) == ("GET", AUTHORIZE_PATH):
+            status, answer = self._authorize_answer(shop, dict(parse_qsl(query)))
+            return _redirect(rq, answer) if status == 302 else _respond(rq, status, {"errors": answer})
+        _respond(rq, 404, {"errors": "Not Found"})
 
     def _graphql(self, rq: Handler, shop: _Shop, version: str, raw: bytes) -> None:
         body = _json_object(raw)
@@ -281,6 +300,10 @@ class ShopifyAdminServer(LocalServer):
     def _execute(self, shop: _Shop, version: str, document, operation, body: dict, drained: bool) -> dict:
         variables = body.get("variables") if isinstance(body.get("variables"), dict) else {}
         cost = _requested_cost(operation, variables)
+        if cost > MAX_QUERY_COST:           # refused before the bucket is charged
+            return {"errors": [{"message": f"Query cost is {cost}, which exceeds the single query max cost limit "
+                                           f"({MAX_QUERY_COST}).", "extensions": {
+                "code": "MAX_COST_EXCEEDED", "cost": cost, "maxCost": MAX_QUERY_COST}}]}
         with self._lock:
             now = time.monotonic()
             if drained:
@@ -309,25 +332,12 @@ class ShopifyAdminServer(LocalServer):
             shop.previous_refresh = None    # the app uses its new token: the old refresh token is spent
             return True
 
-    def _refresh(self, rq: Handler, shop: _Shop, raw: bytes) -> None:
+    def _token(self, rq: Handler, shop: _Shop, raw: bytes) -> None:
         form = _json_object(raw) or dict(parse_qsl(raw.decode("utf-8", "replace")))
         with self._lock:
             self._counts["oauth/access_token"] += 1
-            if (form.get("client_id"), form.get("client_secret")) != (self.app_key, self.app_secret):
-                return _respond(rq, 401, INVALID_CLIENT)
-            if form.get("grant_type") != "refresh_token":
-                return _respond(rq, 400, {"error": "unsupported_grant_type"})
-            presented = form.get("refresh_token")
-            if not presented or presented not in (shop.refresh_token, shop.previous_refresh):
-                return _respond(rq, 400, INVALID_GRANT)
-            if presented == shop.refresh_token:
-                shop.previous_refresh = presented
-            shop.access_token, shop.refresh_token = _token("shpat"), _token("shprt")
-            shop.token_expired = False
-            granted = {"access_token": shop.access_token, "expires_in": ACCESS_TOKEN_SECONDS,
-                       "refresh_token": shop.refresh_token, "refresh_token_expires_in": REFRESH_TOKEN_SECONDS,
-                       "scope": ",".join(sorted(shop.scopes))}
-        _respond(rq, 200, granted)
+        status, answer = self._token_answer(shop, form)
+        _respond(rq, status, answer)
 
     # -- resolvers (run under the lock) -----------------------------------------------
     def _resolvers(self) -> dict:
@@ -335,7 +345,12 @@ class ShopifyAdminServer(LocalServer):
                 "discountCodeFreeShippingCreate": partial(self._create, "freeShippingCodeDiscount",
                                                           "DiscountCodeFreeShipping"),
                 "discountCodeDelete": self._delete, "codeDiscountNodeByCode": self._by_code,
-                "orders": self._orders}
+                "orders": self._orders, "ordersCount": partial(self._count, "orders", orders_count),
+                "abandonedCheckouts": self._checkouts,
+                "abandonedCheckoutsCount": partial(self._count, "checkouts", checkouts_count),
+                "webhookSubscriptions": self._list_subscriptions,
+                "webhookSubscriptionCreate": self._create_subscription,
+                "webhookSubscriptionDelete": self._delete_subscription}
 
     def _create(self, arg: str, typename: str, info, **args) -> dict:
         shop = _allowed(info, "write_discounts")
@@ -361,6 +376,21 @@ class ShopifyAdminServer(LocalServer):
         try:
             return orders_connection(list(shop.orders.values()), args)
         except ValueError as problem:       # first/last missing or out of range, a query that does not parse
+            raise GraphQLError(str(problem)) from None
+
+    def _checkouts(self, info, **args) -> dict:
+        shop = _allowed(info, "read_orders")
+        shop.searches.append(args.get("query") or "")
+        try:
+            return checkouts_connection(list(shop.checkouts.values()), args)
+        except ValueError as problem:
+            raise GraphQLError(str(problem)) from None
+
+    def _count(self, records: str, count, info, **args) -> dict:
+        shop = _allowed(info, "read_orders")
+        try:
+            return count(list(getattr(shop, records).values()), args)
+        except ValueError as problem:
             raise GraphQLError(str(problem)) from None
 
     def _delete(self, info, id: str) -> dict:
@@ -545,16 +575,21 @@ def _shop_name(shop: str) -> str:
     return shop.lower().removesuffix(".myshopify.com")
 
 
-def _token(prefix: str) -> str:
-    return f"{prefix}_{secrets.token_hex(16)}"
-
-
 def _json_object(raw: bytes) -> dict:
     try:
         parsed = json.loads(raw or b"{}")
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+def _redirect(rq: Handler, location: str) -> None:
+    rq.close_connection = True
+    rq.send_response(302)
+    rq.send_header("Location", location)
+    rq.send_header("Content-Length", "0")
+    rq.send_header("Connection", "close")
+    rq.end_headers()
 
 
 def _respond(rq: Handler, status: int, payload: dict, retry_after: float | None = None) -> None:

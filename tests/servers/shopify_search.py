@@ -15,6 +15,7 @@ here, so a test proves the client's query strings are well-formed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Callable
 
 SPECIAL = set(':\\()')
@@ -174,3 +175,35 @@ class _Parser:
             raise SearchSyntaxError("unterminated quoted value")
         self.pos += 1
         return "".join(chars)
+
+
+def time_matches(indexed: str | None, term: Match) -> bool:
+    """A ``created_at:>='2026-11-20T10:00:00Z'``-style term against an indexed ISO moment.
+
+    A value without an offset is read as UTC (Shopify reads it in the shop's time zone; the
+    local shops all live in UTC); a bare date compares by day. A value that is no date at all
+    raises ``SearchSyntaxError`` here, so a client's malformed filter fails loudly.
+    """
+    wanted = _search_moment(term.value)
+    if indexed is None:
+        return False
+    moment = datetime.fromisoformat(indexed.replace("Z", "+00:00"))
+    if len(term.value) == 10:                       # a date: the day, not its first second
+        moment = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+    compare = TIME_COMPARATORS.get(term.comparator)
+    if compare is None:
+        raise SearchSyntaxError(f"unknown comparator {term.comparator!r}")
+    return compare(moment, wanted)
+
+
+TIME_COMPARATORS: dict[str, Callable[[datetime, datetime], bool]] = {
+    ":": lambda a, b: a == b, ":<": lambda a, b: a < b, ":<=": lambda a, b: a <= b,
+    ":>": lambda a, b: a > b, ":>=": lambda a, b: a >= b}
+
+
+def _search_moment(value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SearchSyntaxError(f"not a date or time: {value!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
