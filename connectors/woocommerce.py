@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping, Sequence
 from bridge.model import Envelope, Event, LineItem, UnprocessableDelivery, Verification
 from connectors import _parse as p
 from connectors import _woocommerce_orders as orders
-from connectors import woocommerce_store
+from connectors import woocommerce_store, woocommerce_sync
 from connectors.base import PlatformHttp, StoreClient, StoreCredentials, TokenSet
 
 PLATFORM = "woocommerce"
@@ -76,6 +76,12 @@ class WooCommerceConnector:
     handled_topics = frozenset(TOPIC_HANDLERS)
     ignored_topics = IGNORED_TOPICS
     ignored_topic_prefixes = IGNORED_TOPIC_PREFIXES
+    sync_kinds = woocommerce_sync.KINDS
+    webhook_topics = frozenset(TOPIC_HANDLERS)       # order.created, order.updated, order.deleted
+
+    def webhook_address(self, public_url: str, shop_id: int) -> str:
+        """Our endpoint for this shop (``webhooks/__init__.py``: ``/webhooks/woocommerce/<shop_id>``)."""
+        return f"{public_url.rstrip('/')}/webhooks/woocommerce/{shop_id}"
 
     def verify(self, headers: Mapping[str, str], raw: bytes, secrets: Sequence[str]) -> Verification:
         configured = [secret for secret in secrets if secret]  # an empty key is forgeable

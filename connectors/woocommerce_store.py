@@ -1,5 +1,6 @@
-"""WooCommerce's store API for reminders: coupons and the open-order check over the REST API v3,
-and checkout links.
+"""WooCommerce's store API: coupons, the open-order check, webhook subscriptions
+(``connectors.woocommerce_webhooks``) and reconciliation (``connectors.woocommerce_sync``) over the
+REST API v3, and checkout links.
 
 Every call goes through the official ``woocommerce`` client (Basic auth over https, OAuth 1.0a
 query signing over http). It never raises for HTTP or platform trouble: each failure becomes a
@@ -12,7 +13,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Sequence
 from urllib.parse import quote, urlsplit
@@ -23,6 +24,7 @@ from woocommerce import API
 
 from bridge.discounts import DiscountKind, DiscountSpec
 from bridge.model import LineItem
+from connectors import woocommerce_sync, woocommerce_webhooks
 from connectors._woocommerce_open_orders import find_open_order
 from connectors.base import CallOutcome, PlatformHttp, StoreCredentials, StoreResult, TokenSet
 
@@ -101,6 +103,21 @@ class WooCommerceStore:
                         exclude_ids: Sequence[str] = ()) -> StoreResult:
         # By billing email, not customer id: guest orders (customer 0) count too.
         return find_open_order(self._call, email, exclude_ids)
+
+    def list_webhooks(self) -> StoreResult:
+        return woocommerce_webhooks.list_webhooks(self._call)
+
+    def create_webhook(self, topic: str, address: str, secret: str | None) -> StoreResult:
+        return woocommerce_webhooks.create_webhook(self._call, topic, address, secret)
+
+    def enable_webhook(self, platform_id: str) -> StoreResult:
+        return woocommerce_webhooks.enable_webhook(self._call, platform_id)
+
+    def delete_webhook(self, platform_id: str) -> StoreResult:
+        return woocommerce_webhooks.delete_webhook(self._call, platform_id)
+
+    def changes(self, kind: str, since: datetime, cursor: str | None = None) -> StoreResult:
+        return woocommerce_sync.changes(self._call, kind, since, cursor)
 
     def _call(self, send: Callable[[API], requests.Response], unsure: CallOutcome,
               known: Mapping[str, CallOutcome], read: Callable[[Any], StoreResult]) -> StoreResult:

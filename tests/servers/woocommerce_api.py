@@ -8,10 +8,17 @@ like ``WC_Data::set_date_prop`` (a string without an offset is in the site's tim
 setter for ``date_expires_gmt``, so core ignores it on write), errors as
 ``{"code", "message", "data": {"status"}}``. https://woocommerce.github.io/woocommerce-rest-api-docs/#coupons
 
-``GET /wp-json/wc/v3/orders`` lists orders made with ``add_order`` as ``WC_REST_Orders_Controller``
-does: ``status`` (a comma list of order statuses, or ``any``), ``exclude`` (ids), ``search`` (core's
-fuzzy LIKE '%term%' over the billing email and the billing and shipping names), ``per_page``
-(1-100) and ``page``, newest first. https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders
+``GET /wp-json/wc/v3/orders`` lists orders made with ``add_order`` (changed by ``update_order``,
+which bumps ``date_modified``) as ``WC_REST_Orders_Controller`` does: statuses, search, created and
+modified date filters, ordering, paging and the ``X-WP-Total`` headers (``tests.servers.woocommerce_orders``).
+https://woocommerce.github.io/woocommerce-rest-api-docs/#list-all-orders
+
+Webhooks are ``tests.servers.woocommerce_webhooks`` (``/wp-json/wc/v3/webhooks``) and
+``tests.servers.woocommerce_deliveries`` (the creation ping, ``deliver``, ``drop_deliveries``); the
+app connection page ``/wc-auth/v1/authorize`` and the key callback (``approve``, ``deny``) are
+``tests.servers.woocommerce_auth``. The store's own outbound POSTs go through ``resolve``
+(``{"https://cartbridge.test": "http://127.0.0.1:PORT"}``), the test's stand-in for DNS and TLS
+(``tests.servers.woocommerce_rest``).
 
 Authentication is plain-http OAuth 1.0a as ``WC_REST_Authentication`` checks it: the signature over
 the normalized base string (method, home URL + path, every ``$_GET`` parameter but the signature,
@@ -24,8 +31,10 @@ https://github.com/woocommerce/woocommerce/blob/trunk/plugins/woocommerce/includ
 
 Scripted faults play in order, one per request: ``fail_next(status, retry_after)`` answers without
 executing; ``delay_next(seconds)`` executes, then answers too late; ``drop_next()`` executes, then
-closes without answering. Records: ``coupons``, ``coupon(code)``, ``seen`` and ``count(operation)``
-(create, find, get, delete, orders; failed and dropped requests included).
+closes without answering (REST requests only, not ``/wc-auth`` pages). Records: ``coupons``,
+``coupon(code)``, ``seen`` and ``count(operation)`` (create, find, get, delete, orders, webhooks,
+webhook_create, webhook_get, webhook_update, webhook_delete, authorize, access_granted; failed and
+dropped requests included).
 """
 from __future__ import annotations
 
@@ -41,15 +50,24 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-COLLECTION = re.compile(r"^/wp-json/wc/v3/coupons/?$")
+from tests.servers import woocommerce_orders as orders
+from tests.servers._local import Fault, Handler, LocalServer
+from tests.servers.woocommerce_auth import AuthMixin
+from tests.servers.woocommerce_deliveries import DeliveriesMixin
+from tests.servers.woocommerce_rest import (ApiKey, Reply, WooError, as_reply, auth_error as _auth_error,
+                                            json_object as _json_object, positive as _positive, require as _require,
+                                            respond as _respond)
+from tests.servers.woocommerce_webhooks import WebhooksMixin
+
 ITEM = re.compile(r"^/wp-json/wc/v3/coupons/(?P<id>\d+)/?$")
-ORDERS = re.compile(r"^/wp-json/wc/v3/orders/?$")
-# wc_get_order_statuses() without the "wc-" prefix; the status parameter also takes any and trash.
-ORDER_STATUSES = ("pending", "processing", "on-hold", "completed", "cancelled", "refunded", "failed",
-                  "checkout-draft")
+# path pattern -> the route's kind in ROUTES
+KINDS = ((re.compile(r"^/wp-json/wc/v3/coupons/?$"), "collection"), (ITEM, "item"),
+         (re.compile(r"^/wp-json/wc/v3/orders/?$"), "orders"),
+         (re.compile(r"^/wp-json/wc/v3/webhooks/?$"), "webhooks"),
+         (re.compile(r"^/wp-json/wc/v3/webhooks/\d+/?$"), "webhook"))
 NONCE_WINDOW = 15 * 60
 OAUTH_PARAMS = ("oauth_consumer_key", "oauth_timestamp", "oauth_nonce", "oauth_signature", "oauth_signature_method")
 DISCOUNT_TYPES = ("percent", "fixed_cart", "fixed_product")
@@ -62,21 +80,7 @@ FAULTS = {429: ("rest_too_many_requests", "Too many requests."),
 SCHEMA_TYPES = {"code": str, "amount": str, "description": str, "discount_type": str, "minimum_amount": str, "maximum_amount": str, "usage_limit": int,
                 "usage_limit_per_user": int, "limit_usage_to_x_items": int, "individual_use": bool,
                 "free_shipping": bool, "exclude_sale_items": bool, "email_restrictions": list, "meta_data": list}
-from tests.servers._local import Fault, Handler, LocalServer
-
-
-class WooError(Exception):
-    def __init__(self, status: int, code: str, message: str, **data: Any) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.data = status, code, message, data
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    consumer_key: str
-    consumer_secret: str
-    permissions: str = "read_write"      # read | write | read_write, as WooCommerce stores it
-    can_manage: bool = True              # the key's user may manage coupons (manage_woocommerce)
+__all__ = ["ApiKey", "Seen", "WooCommerceTestServer", "WooError"]
 
 
 @dataclass(frozen=True)
@@ -86,15 +90,21 @@ class Seen:
     nonce: str | None
 
 
-class WooCommerceTestServer(LocalServer):
-    """``with WooCommerceTestServer() as shop: key = shop.add_key()``; the store URL is ``shop.url``."""
+class WooCommerceTestServer(WebhooksMixin, DeliveriesMixin, AuthMixin, LocalServer):
+    """``with WooCommerceTestServer() as shop: key = shop.add_key()``; the store URL is ``shop.url``.
+    ``resolve`` (also settable after start, e.g. once the app's port is known) maps origins of the
+    store's outbound POSTs to local addresses."""
 
     METHODS = ("GET", "POST", "PUT", "DELETE")
 
     def __init__(self, host: str = "127.0.0.1", utc_offset: timedelta = timedelta(0),
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, resolve: Mapping[str, str] | None = None) -> None:
         super().__init__(host)
         self._tz, self._clock = timezone(utc_offset), clock
+        self.resolve: dict[str, str] = dict(resolve or {})
+        self._init_webhooks()
+        self._init_deliveries()
+        self._init_auth()
         self._keys: dict[str, ApiKey] = {}
         self._nonces: dict[str, dict[int, str]] = collections.defaultdict(dict)
         self._coupons: dict[int, dict[str, Any]] = {}
@@ -120,18 +130,21 @@ class WooCommerceTestServer(LocalServer):
     def add_order(self, status: str = "processing", email: str = "", first_name: str = "", last_name: str = "",
                   **fields: Any) -> dict[str, Any]:
         """An order placed in the store (a cart that reached checkout is a ``pending`` one), as
-        ``GET orders`` shows it; ``fields`` override the rest (``id``, ``number``, ``shipping``...)."""
-        if status not in ORDER_STATUSES:
-            raise ValueError(f"not a WooCommerce order status: {status}")
+        ``GET orders`` shows it; ``fields`` override the rest (``id``, ``number``, ``shipping``,
+        ``date_modified_gmt``...)."""
         with self._lock:
             order_id = int(fields.pop("id", 0)) or next(self._ids)
-            created = datetime.fromtimestamp(int(self._clock()), UTC)
-            order = {"id": order_id, "number": str(order_id), "status": status, "currency": "UAH",
-                     "date_created": created.astimezone(self._tz).replace(tzinfo=None).isoformat(),
-                     "date_created_gmt": created.replace(tzinfo=None).isoformat(), "total": "0.00",
-                     "customer_id": 0, "billing": {"first_name": first_name, "last_name": last_name, "email": email},
-                     "shipping": {"first_name": first_name, "last_name": last_name}, "line_items": [], **fields}
+            order = orders.new_order(order_id, status, int(self._clock()), self._tz, email, first_name, last_name,
+                                     fields)
             self._orders[order_id] = order
+            return json.loads(json.dumps(order))
+
+    def update_order(self, order_id: int, modified_at: datetime | None = None, **changes: Any) -> dict[str, Any]:
+        """A change saved in the store: ``changes`` applied, ``date_modified`` set to now (or ``modified_at``)."""
+        with self._lock:
+            order = self._orders[int(order_id)]
+            order.update(changes)
+            orders.touch(order, int(modified_at.timestamp() if modified_at else self._clock()), self._tz)
             return json.loads(json.dumps(order))
 
     # -- scripted faults -----------------------------------------------------------------
@@ -172,6 +185,9 @@ class WooCommerceTestServer(LocalServer):
         parts = urlsplit(rq.path)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))   # PHP's $_GET: the last duplicate wins
         raw = rq.rfile.read(int(rq.headers.get("Content-Length") or 0))
+        if parts.path.startswith("/wc-auth/"):
+            self._auth_request(rq, parts.path, query)                  # the merchant's browser: HTML pages
+            return
         operation, route = _route(rq.command, parts.path)
         with self._lock:
             fault = self._next_fault() or Fault()
@@ -181,17 +197,18 @@ class WooCommerceTestServer(LocalServer):
                 raise WooError(fault.status, code, message)
             with self._lock:
                 key = self._authenticate(rq.command, parts.path, query)
-                status, payload = route(self, key, query, raw, parts.path)
+                reply = as_reply(route(self, key, query, raw, parts.path))
         except WooError as err:
-            status = err.status
-            payload = {"code": err.code, "message": err.message, "data": {"status": err.status, **err.data}}
+            reply = Reply(err.status, err.body())
             fault = Fault(retry_after=fault.retry_after)          # a failure is answered at once
-        self._record(operation, None if fault.drop else status, query.get("oauth_nonce"))
+        if reply.after:
+            reply.after()                   # core's own calls inside the request (the creation ping)
+        self._record(operation, None if fault.drop else reply.status, query.get("oauth_nonce"))
         if fault.drop:
             rq.close_connection = True      # the server closes the socket, nothing written
             return
         self._pause(fault)
-        _respond(rq, status, payload, fault.retry_after)
+        _respond(rq, reply.status, reply.payload, fault.retry_after, reply.headers)
 
     def _record(self, operation: str, status: int | None, nonce: str | None) -> None:
         with self._lock:
@@ -274,21 +291,11 @@ class WooCommerceTestServer(LocalServer):
         return 200, _view(coupon, self._tz)
 
     # -- the orders controller: the list only (called under the lock) ---------------------
-    def _list_orders(self, key: ApiKey | None, query: dict, raw: bytes, path: str) -> tuple[int, Any]:
-        statuses = _listed(query, "status", lambda v: v in ("any", "trash", *ORDER_STATUSES),
-                           "is not one of any, trash, " + ", ".join(ORDER_STATUSES)) or ["any"]
-        excluded = {int(i) for i in _listed(query, "exclude", str.isdigit, "is not of type integer.")}
-        per_page, page = _positive(query, "per_page", 10), _positive(query, "page", 1)
-        if per_page > 100:
-            raise WooError(400, "rest_invalid_param", "Invalid parameter(s): per_page",
-                           params={"per_page": "per_page must be between 1 (inclusive) and 100 (inclusive)"})
+    def _list_orders(self, key: ApiKey | None, query: dict, raw: bytes, path: str) -> Reply:
+        params = orders.list_params(query, self._tz)
         _require(key, "woocommerce_rest_cannot_view", "Sorry, you cannot list resources.")
-        term = query.get("search", "").strip().lower()
-        found = [o for o in self._orders.values() if o["id"] not in excluded
-                 and (o["status"] in statuses or ("any" in statuses and o["status"] != "trash"))
-                 and (not term or any(term in text.lower() for text in _searched(o)))]
-        found.sort(key=lambda o: (o["date_created_gmt"], o["id"]), reverse=True)
-        return 200, json.loads(json.dumps(found[(page - 1) * per_page:page * per_page]))
+        page, total, pages = orders.select(self._orders.values(), params)
+        return Reply(200, json.loads(json.dumps(page)), {"X-WP-Total": str(total), "X-WP-TotalPages": str(pages)})
 
     def _published_id(self, code: str) -> int:
         wanted = code.strip().lower()
@@ -323,12 +330,17 @@ ROUTES: dict[tuple[str, str], tuple[str, Callable]] = {
     ("GET", "item"): ("get", WooCommerceTestServer._get),
     ("DELETE", "item"): ("delete", WooCommerceTestServer._delete),
     ("GET", "orders"): ("orders", WooCommerceTestServer._list_orders),
+    ("GET", "webhooks"): ("webhooks", WooCommerceTestServer._list_webhooks),
+    ("POST", "webhooks"): ("webhook_create", WooCommerceTestServer._create_webhook),
+    ("GET", "webhook"): ("webhook_get", WooCommerceTestServer._get_webhook),
+    ("PUT", "webhook"): ("webhook_update", WooCommerceTestServer._update_webhook),
+    ("POST", "webhook"): ("webhook_update", WooCommerceTestServer._update_webhook),   # EDITABLE: POST, PUT, PATCH
+    ("DELETE", "webhook"): ("webhook_delete", WooCommerceTestServer._delete_webhook),
 }
 
 
 def _route(method: str, path: str) -> tuple[str, Callable]:
-    kind = ("collection" if COLLECTION.match(path) else "item" if ITEM.match(path)
-            else "orders" if ORDERS.match(path) else None)
+    kind = next((name for pattern, name in KINDS if pattern.match(path)), None)
     return ROUTES.get((method, kind), ("other", _not_found))
 
 
@@ -357,29 +369,7 @@ def _check_signature(key: ApiKey, method: str, home_url_with_path: str, query: d
         raise _auth_error("Invalid signature - provided signature does not match.")
 
 
-def _auth_error(message: str) -> WooError:
-    return WooError(401, "woocommerce_rest_authentication_error", message)
-
-
-def _require(key: ApiKey | None, code: str, message: str) -> None:
-    """A permission_callback: anonymous -> 401, an authenticated user without the capability -> 403."""
-    if key is None:
-        raise WooError(401, code, message)
-    if not key.can_manage:
-        raise WooError(403, code, message)
-
-
 # -- request bodies and coupon objects ----------------------------------------------------
-
-def _json_object(raw: bytes) -> dict[str, Any]:
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.") from None
-    if not isinstance(body, dict):
-        raise WooError(400, "rest_invalid_json", "Invalid JSON body passed.")
-    return body
-
 
 def _validate(body: dict[str, Any]) -> None:
     """``rest_validate_value_from_schema`` for the fields we know (strings are strict since WP 5.5)."""
@@ -401,30 +391,6 @@ def _validate(body: dict[str, Any]) -> None:
         problems["meta_data"] = "meta_data[0] is not of type object."
     if problems:
         raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {', '.join(problems)}", params=problems)
-
-
-def _positive(query: dict[str, str], name: str, default: int) -> int:
-    value = query.get(name) or str(default)
-    if not value.isdigit() or int(value) < 1:
-        raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {name}", params={name: f"{name} is invalid."})
-    return int(value)
-
-
-def _listed(query: dict[str, str], name: str, valid: Callable[[str], bool], problem: str) -> list[str]:
-    """An array argument given as a comma list (``wp_parse_list``), each item checked as WordPress does."""
-    items = [item.strip() for item in query.get(name, "").split(",") if item.strip()]
-    bad = next((i for i, item in enumerate(items) if not valid(item)), None)
-    if bad is not None:
-        raise WooError(400, "rest_invalid_param", f"Invalid parameter(s): {name}",
-                       params={name: f"{name}[{bad}] {problem}"})
-    return items
-
-
-def _searched(order: dict[str, Any]) -> list[str]:
-    """The fields core's order search LIKEs: billing email and names, shipping names."""
-    billing, shipping = order.get("billing") or {}, order.get("shipping") or {}
-    return [str(value or "") for value in (billing.get("email"), billing.get("first_name"), billing.get("last_name"),
-                                           shipping.get("first_name"), shipping.get("last_name"))]
 
 
 def _decimal(value: Any) -> Decimal:
@@ -483,18 +449,3 @@ def _view(coupon: dict[str, Any], site_tz: timezone) -> dict[str, Any]:
             "email_restrictions": list(coupon["email_restrictions"]), "used_by": list(coupon["used_by"]),
             "meta_data": [dict(meta) for meta in coupon["meta_data"]]}
 
-
-def _respond(rq: Handler, status: int, payload: Any, retry_after: float | None = None) -> None:
-    body = json.dumps(payload).encode()
-    rq.close_connection = True
-    try:
-        rq.send_response(status)
-        rq.send_header("Content-Type", "application/json; charset=UTF-8")
-        if retry_after is not None:
-            rq.send_header("Retry-After", f"{retry_after:g}")
-        rq.send_header("Content-Length", str(len(body)))
-        rq.send_header("Connection", "close")
-        rq.end_headers()
-        rq.wfile.write(body)
-    except (BrokenPipeError, ConnectionResetError):
-        pass                                # the client stopped waiting (delay_next)
