@@ -109,6 +109,7 @@ def _upgrade_if_embedded(runtime) -> None:
 
 def main() -> None:
     from bridge import cli_discounts, cli_privacy, cli_shops, cli_users  # noqa: F401  (registers their commands)
+    from bridge import cli_install, cli_sync  # noqa: F401  (cartbridge shopify toml; cartbridge sync)
     from bridge.logs import configure
     configure()
     cli(prog_name="cartbridge")

@@ -58,6 +58,20 @@ def plan_steps(last_activity: datetime, sequence: SequenceSettings) -> list[Plan
             for s in sequence.steps if s.enabled]
 
 
+# A reminder may go out late when its webhook was (a lost webhook only delays it), but
+# not days late: a cart first seen long after a step's time (a backfill on install, or
+# reconciliation after an outage) skips that step instead of sending "you left
+# something an hour ago" a week on. The later steps of the same cart still go.
+LATE_STEP_GRACE = timedelta(hours=12)
+LATE_STEP_REASON = "the cart reached cartbridge after this step's time (imported late)"
+
+
+def imported_too_late(first_seen: datetime, due_at: datetime, grace: timedelta = LATE_STEP_GRACE) -> bool:
+    """True when cartbridge first saw the cart more than ``grace`` after the step was due."""
+    _require_aware(first_seen)
+    return first_seen - due_at > grace
+
+
 def is_stale(incoming_updated_at: datetime, stored_updated_at: datetime | None) -> bool:
     """An update no newer than what we hold never undoes newer state (webhooks reorder)."""
     return stored_updated_at is not None and incoming_updated_at <= stored_updated_at

@@ -54,6 +54,9 @@ class Settings:
     sendgrid_webhook_public_key: str | None = None    # base64 DER, as SendGrid shows it
     sendgrid_unsubscribe_group_id: int | None = None  # ASM group for reminder sends
     retention_days: int = 90
+    sync_interval_minutes: int = 15       # reconciliation: ask each shop what changed
+    backfill_days: int = 7                # an install reads this far back
+    webhook_health_minutes: int = 60      # list each shop's webhooks, mend what is off
     embedded: bool = False
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -103,6 +106,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sendgrid_webhook_public_key=env.get("SENDGRID_WEBHOOK_PUBLIC_KEY") or None,
         sendgrid_unsubscribe_group_id=_int(env, "SENDGRID_UNSUBSCRIBE_GROUP_ID", 0) or None,
         retention_days=max(1, _int(env, "RETENTION_DAYS", Settings.retention_days)),
+        sync_interval_minutes=max(1, _int(env, "SYNC_INTERVAL_MINUTES", Settings.sync_interval_minutes)),
+        backfill_days=max(0, _int(env, "BACKFILL_DAYS", Settings.backfill_days)),
+        webhook_health_minutes=max(1, _int(env, "WEBHOOK_HEALTH_MINUTES", Settings.webhook_health_minutes)),
         embedded=embedded,
     )
 

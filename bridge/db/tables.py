@@ -59,6 +59,13 @@ class Shop(Base):
     uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The shop's own SendGrid key (admin settings; write-only, shown masked to its last 4).
     sendgrid_api_key_enc: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # Install and connect (bridge.services.install). Who keeps the webhook subscriptions:
+    # "shopify" (app-specific ones declared in shopify.app.toml, invisible to the API),
+    # "cartbridge" (created through the API; the health job recreates missing ones),
+    # None (nobody: a shop added by hand, whose webhooks the merchant registered).
+    webhooks_managed_by: Mapped[str | None] = mapped_column(String(16))
+    installed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    scopes: Mapped[str | None] = mapped_column(String(255))       # as granted, comma-separated
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     steps: Mapped[list["SequenceStep"]] = relationship(
@@ -304,3 +311,4 @@ from bridge.db.tables_discounts import Discount  # noqa: E402,F401  (its own mod
 from bridge.db.tables_privacy import (ContactLedger, JobRun, OpenOrderCheck, OptOut,  # noqa: E402,F401
                                       PrivacyRequest, ProviderEvent)
 from bridge.db.tables_admin import LoginFailure, User, UserShop  # noqa: E402,F401
+from bridge.db.tables_sync import InstallRequest, ShopSync  # noqa: E402,F401

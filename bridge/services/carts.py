@@ -7,6 +7,7 @@ arrived before its checkout converts that checkout the moment it shows up.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, or_, select, update
@@ -16,8 +17,8 @@ from bridge.contacts import ContactKeys
 from bridge.db.tables import Cart, CartItem, Order, ReminderStep, Shop
 from bridge.db.upsert import insert_ignore
 from bridge.model import CartConverted, CartObserved, CartRemoved, CartSnapshot, CartState, OrderInfo
-from bridge.rules import (CONVERTIBLE, REOPENABLE, abandon_at, converted_state, is_stale, order_is_for_cart,
-                          order_matches_by_contact, plan_steps)
+from bridge.rules import (CONVERTIBLE, LATE_STEP_REASON, REOPENABLE, abandon_at, converted_state, imported_too_late,
+                          is_stale, order_is_for_cart, order_matches_by_contact, plan_steps)
 from bridge.discounts import EXPIRY_STEP_OFFSET
 from bridge.services.redemption import redeem_codes
 from bridge.services.shops import sequence_of
@@ -27,7 +28,7 @@ CLOSED_BY_ORDER = (CartState.CONVERTED.value, CartState.RECOVERED.value)
 
 
 def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetime, keys: ContactKeys) -> int:
-    snap = event.snapshot
+    snap = _same_cart(session, shop.id, event.snapshot)
     created = insert_ignore(session, Cart, _new_cart_row(shop.id, snap, now), ("shop_id", "external_id"))
     cart = _locked_cart(session, shop.id, snap.external_id)
     if not created and (is_stale(snap.updated_at, cart.platform_updated_at)
@@ -41,7 +42,9 @@ def observe_cart(session: Session, shop: Shop, event: CartObserved, now: datetim
     if order is not None:
         close_converted(session, cart, order, now)
     elif cart.email:
-        _replan(session, cart, sequence, now)
+        if not _replan(session, cart, sequence, now) and cart.abandon_at <= now:
+            # Imported after its whole sequence's time: abandoned then, and nothing is left to send.
+            cart.state, cart.abandoned_at, cart.closed_at = CartState.EXPIRED.value, cart.abandon_at, now
     else:
         _cancel_open_steps(session, [cart.id], "no reachable contact", now)
     return cart.id
@@ -78,6 +81,22 @@ def remove(session: Session, shop: Shop, event: CartRemoved, now: datetime, keys
             cart.platform_updated_at = event.occurred_at
             _cancel_open_steps(session, [cart.id], "removed on the platform", now)
     return carts[0].id if carts else None
+
+
+def _same_cart(session: Session, shop_id: int, snap: CartSnapshot) -> CartSnapshot:
+    """A checkout we do not know whose cart token belongs to a live cart is that cart.
+
+    Shopify's reconciliation reads checkout extensibility's checkouts by their cart token
+    (``cart:<token>``, see connectors.shopify_sync) while their webhooks carry the checkout
+    token: whichever arrives first makes the cart, the other updates it, so a lost webhook
+    never becomes a second cart and a second reminder."""
+    if not snap.cart_token or session.scalar(select(Cart.id).where(
+            Cart.shop_id == shop_id, Cart.external_id == snap.external_id)) is not None:
+        return snap
+    live = session.scalar(select(Cart.external_id).where(
+        Cart.shop_id == shop_id, Cart.cart_token == snap.cart_token,
+        Cart.state.in_([CartState.OPEN.value, CartState.ABANDONED.value])).order_by(Cart.id.desc()).limit(1))
+    return replace(snap, external_id=live) if live else snap
 
 
 def mark_abandoned(session: Session, now: datetime) -> int:
@@ -117,21 +136,29 @@ def _copy_snapshot(session: Session, cart: Cart, snap: CartSnapshot, now: dateti
     session.flush()
 
 
-def _replan(session: Session, cart: Cart, sequence, now: datetime) -> None:
-    """Pending steps move with the new activity; sent or in-flight steps stay as they are."""
+def _replan(session: Session, cart: Cart, sequence, now: datetime) -> bool:
+    """Pending steps move with the new activity; sent or in-flight steps stay as they are.
+    A step whose time had long passed when cartbridge first saw the cart is skipped
+    (``rules.imported_too_late``). False when every planned step was skipped so."""
     planned = {p.position: p for p in plan_steps(cart.platform_updated_at, sequence)}
     existing = {s.position: s for s in session.scalars(select(ReminderStep).where(ReminderStep.cart_id == cart.id))}
+    any_on_time = False
     for position, plan in planned.items():
         step = existing.get(position)
+        late = imported_too_late(cart.created_at, plan.due_at)
+        status, reason = ("skipped", LATE_STEP_REASON) if late else ("pending", None)
+        any_on_time = any_on_time or not late
         if step is None:
             session.add(ReminderStep(cart_id=cart.id, shop_id=cart.shop_id, position=position, channel=plan.channel,
-                                     due_at=plan.due_at, status="pending", attempts=0, updated_at=now))
-        elif step.status in ("pending", "cancelled"):
-            step.due_at, step.status, step.reason, step.updated_at = plan.due_at, "pending", None, now
+                                     due_at=plan.due_at, status=status, reason=reason, attempts=0, updated_at=now))
+        elif step.status in ("pending", "cancelled") or step.reason == LATE_STEP_REASON:
+            # A late-skipped step comes back when the customer returns: it is no longer late then.
+            step.due_at, step.status, step.reason, step.updated_at = plan.due_at, status, reason, now
     for position, step in existing.items():
         # "Code expires soon" steps (100 + N) belong to a created code, not to the sequence.
         if position not in planned and step.status == "pending" and position < EXPIRY_STEP_OFFSET:
             step.status, step.reason, step.updated_at = "cancelled", "step disabled", now
+    return any_on_time or not planned
 
 
 def _cancel_open_steps(session: Session, cart_ids: list[int], reason: str, now: datetime) -> None:

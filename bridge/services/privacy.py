@@ -21,9 +21,9 @@ from sqlalchemy import case, delete, null, or_, select, update
 from sqlalchemy.orm import Session
 
 from bridge.contacts import ContactKeys
-from bridge.db.tables import (Cart, ContactLedger, Delivery, Message, MessageAttempt, OpenOrderCheck,
-                              OptOut, Order, OutboxEntry, PrivacyRequest, ProviderEvent, ReminderStep,
-                              SequenceStep, Shop, Template, UserShop)
+from bridge.db.tables import (Cart, ContactLedger, Delivery, InstallRequest, Message, MessageAttempt,
+                              OpenOrderCheck, OptOut, Order, OutboxEntry, PrivacyRequest, ProviderEvent, ReminderStep,
+                              SequenceStep, Shop, ShopSync, Template, UserShop)
 from bridge.model import AppUninstalled, CartState, CustomerDataRequested, CustomerRedacted, ShopRedacted
 from bridge.services.optouts import LIVE, STOPPABLE, ContactRef
 from bridge.services.privacy_lookup import cart_ids as find_cart_ids
@@ -39,9 +39,9 @@ SHOP_SECRETS = TOKEN_COLUMNS + ("consumer_key_enc", "consumer_secret_enc", "webh
                                 "webhook_secret_previous_enc", "sendgrid_api_key_enc", "sender_name", "sender_email",
                                 "discount_error")
 # After the carts (and their messages' outbox rows): what is left in the outbox are test sends;
-# admin users keep their accounts but lose the grant.
+# admin users keep their accounts but lose the grant; reconciliation state and install requests go.
 SHOP_TABLES = (Order, Template, SequenceStep, OptOut, ContactLedger, OpenOrderCheck, ProviderEvent, PrivacyRequest,
-               OutboxEntry, UserShop)
+               OutboxEntry, UserShop, ShopSync, InstallRequest)
 
 
 # -- the event handlers (services.events routes to them; None: no cart to link the delivery to)

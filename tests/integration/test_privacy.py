@@ -13,9 +13,9 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from bridge.db.engine import unit_of_work
-from bridge.db.tables import (Base, Cart, CartItem, ContactLedger, Delivery, Discount, Message, MessageAttempt,
-                              OpenOrderCheck, OptOut, OutboxEntry, PrivacyRequest, ProviderEvent, ReminderStep, Shop,
-                              Template)
+from bridge.db.tables import (Base, Cart, CartItem, ContactLedger, Delivery, Discount, InstallRequest, Message,
+                              MessageAttempt, OpenOrderCheck, OptOut, OutboxEntry, PrivacyRequest, ProviderEvent,
+                              ReminderStep, Shop, ShopSync, Template)
 from bridge.db.upsert import insert_ignore
 from tests.support.admin import add_user
 from bridge.model import AppUninstalled, Contact, CustomerDataRequested, CustomerRedacted, ShopRedacted
@@ -248,7 +248,12 @@ def _everything_a_shop_holds(runtime, client, clock, shop_id: int, domain: str) 
                           status="processed"),
             # A merchant's test send from the admin page (no message behind it).
             OutboxEntry(message_id=None, kind="test", shop_id=shop_id, to_email=ANNA, from_email="shop@example.com",
-                        subject="[Test] Hi", html="", text="", headers={}, created_at=now)])
+                        subject="[Test] Hi", html="", text="", headers={}, created_at=now),
+            # Reconciliation state (not due: no platform to call here) and a finished install.
+            ShopSync(shop_id=shop_id, cursors={"checkouts": now.isoformat()}, webhook_ids={"orders/create": "gid-1"},
+                     next_sync_at=now + timedelta(days=365), next_health_at=now + timedelta(days=365)),
+            InstallRequest(platform="shopify", nonce=f"nonce-{shop_id}", domain=domain, created_at=now,
+                           expires_at=now + timedelta(hours=1), used_at=now, shop_id=shop_id)])
         # The sending path may already have written these (frequency cap, open-order check).
         insert_ignore(session, ContactLedger, dict(shop_id=shop_id, contact_hash=keys.email_hash(ANNA),
                                                    last_message_at=now), ("shop_id", "contact_hash"))
