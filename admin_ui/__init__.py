@@ -16,6 +16,7 @@ blueprint = Blueprint("admin", __name__, url_prefix="/admin", template_folder="t
 
 from admin_ui import access, auth_views, carts, dashboard, optouts, sequence, settings_page, shops  # noqa: E402,F401
 from admin_ui import templates_editor  # noqa: E402,F401
+from admin_ui import connect_woocommerce, connection, install_shopify  # noqa: E402,F401
 
 
 def init_app(app) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hmac
 import logging
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlparse
 
 from flask import Response, abort, current_app, g, redirect, request, session, url_for
@@ -33,7 +33,8 @@ from bridge.services.users import shop_ids_for
 
 log = logging.getLogger(__name__)
 PATCH_TOKEN_PATH = "/admin/embedded/token"
-OPEN_ENDPOINTS = {"admin.login", "admin.static", "admin.patch_id_token"}
+OPEN_ENDPOINTS = {"admin.login", "admin.static", "admin.patch_id_token",
+                  "admin.shopify_install", "admin.shopify_callback"}   # checked by themselves
 
 
 @dataclass(frozen=True)
@@ -135,15 +136,26 @@ def _authenticate_embedded():
         log.info("admin session token refused", extra={"code": result.log.code})
         return _shopify_response(result.response)
     domain = (urlparse(result.id_token.claims.get("dest", "")).hostname or "").lower()
+    if not _is_shop_domain(domain):
+        log.info("admin session token refused", extra={"code": "invalid_shop_domain"})
+        abort(401)
+    keep = {k: request.args[k] for k in ("shop", "host") if request.args.get(k)}
+    # Until the shop is known this viewer manages nothing; it lets an error page be framed.
+    g.viewer = Viewer(f"Shopify staff ({domain})", frozenset(), embedded=True, shop_domain=domain,
+                      query={**keep, "embedded": "1"})
+    g.shopify_headers = dict(result.response.headers)
     with runtime().sessions() as db:
         shop = db.scalars(select(Shop).where(Shop.platform == "shopify", Shop.domain == domain)).first()
-        if shop is None or shop.uninstalled_at is not None or shop.status == "redacted":
-            log.info("admin session token refused", extra={"code": "shop_not_installed"})
-            abort(401)
-    keep = {k: request.args[k] for k in ("shop", "host") if request.args.get(k)}
-    g.viewer = Viewer(f"Shopify staff ({domain})", frozenset({shop.id}), embedded=True,
-                      shop_domain=domain, query={**keep, "embedded": "1"})
-    g.shopify_headers = dict(result.response.headers)
+        installed = (shop is not None and shop.uninstalled_at is None and shop.status != "redacted"
+                     and shop.access_token_enc is not None)
+        shop_id = shop.id if shop is not None else None
+    if not installed:
+        # Shopify-managed install: Shopify installed the app; we learn of it on the first load.
+        from admin_ui.install_shopify import install_embedded   # it imports this module
+        shop_id = install_embedded(result, domain)
+        if not isinstance(shop_id, int):
+            return shop_id                  # an error page, or App Bridge's retry answer
+    g.viewer = replace(g.viewer, shop_ids=frozenset({shop_id}))
     return None
 
 
@@ -183,10 +195,11 @@ def security_headers(response: Response) -> Response:
     embedded = current is not None and current.embedded
     ancestors = f"https://{current.shop_domain} https://admin.shopify.com" if embedded else "'none'"
     scripts = "'self' https://cdn.shopify.com" if embedded else "'self'"
+    forms = g.get("form_action", "'self'")     # a page posting on to another origin widens it
     response.headers.setdefault(
         "Content-Security-Policy",
         f"default-src 'self'; script-src {scripts}; style-src 'self' 'unsafe-inline'; "
-        "img-src 'self' data: https:; connect-src 'self'; frame-src 'self'; form-action 'self'; "
+        f"img-src 'self' data: https:; connect-src 'self'; frame-src 'self'; form-action {forms}; "
         f"base-uri 'none'; object-src 'none'; frame-ancestors {ancestors}")
     if embedded:
         for name, value in g.get("shopify_headers", {}).items():

@@ -18,7 +18,7 @@ NOTICES = {
     "added": "Opt-out added.",
     "removed": "Opt-out removed.",
     "reset": "Template reset to the default.",
-}
+}   # page modules add their own (admin_ui.connect_woocommerce, admin_ui.connection)
 NAV = (("dashboard", "admin.dashboard", "Dashboard"), ("carts", "admin.carts", "Carts"),
        ("sequence", "admin.sequence", "Sequence"), ("templates", "admin.templates", "Templates"),
        ("optouts", "admin.optouts", "Opt-outs"), ("settings", "admin.settings", "Settings"))

@@ -1,5 +1,6 @@
 """The Settings page: sender, the shop's own SendGrid key, consent and sending manners, time
-zone and language in one form, and the shop's connection status (read-only) below it.
+zone and language in one form, and the shop's connection status below it (read-only, see
+``admin_ui.connection``; a WooCommerce store can be disconnected from there).
 
 Values are checked by ``bridge.services.shop_settings`` (the config file's rules). The
 SendGrid key is write-only: its input is always empty, even when a form comes back with
@@ -15,6 +16,7 @@ from flask import request
 
 from admin_ui import blueprint
 from admin_ui.access import runtime, shop_for_viewer
+from admin_ui.connection import sync_panel
 from admin_ui.forms import Form, form_from_request
 from admin_ui.pages import redirect_to, render_page
 from bridge.db.engine import unit_of_work
@@ -97,6 +99,7 @@ def _render(db, shop, form: Form, status: int = 200):
 
     return render_page(
         "admin/settings.html", shop=shop, active="settings", status=status, form=form, connection=connection,
+        sync=sync_panel(db, shop),
         when=when, zones=zone_names(), key_hint=service.key_hint(rt.box, shop, bool(rt.settings.sendgrid_api_key)),
         instance_sends_email=bool(rt.settings.sendgrid_api_key),
         languages=[(code, LANGUAGE_NAMES.get(code, code)) for code in SUPPORTED_LANGUAGES],

@@ -27,9 +27,11 @@ def create_app(test_config: Mapping[str, Any] | None = None, runtime: Runtime | 
     from webhooks import blueprint as webhooks_blueprint
     from webhooks.sendgrid import blueprint as sendgrid_blueprint
     from webhooks.unsubscribe import blueprint as unsubscribe_blueprint
+    from webhooks.woocommerce_auth import blueprint as woocommerce_auth_blueprint
     app.register_blueprint(webhooks_blueprint)
     app.register_blueprint(sendgrid_blueprint)
     app.register_blueprint(unsubscribe_blueprint)
+    app.register_blueprint(woocommerce_auth_blueprint)
     import admin_ui
     admin_ui.init_app(app)
 
