@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable, Mapping
 
@@ -51,6 +51,9 @@ class SyncResult:
     skipped: int = 0         # records the platform returned that name no cart (ChangePage.skipped)
     pages: int = 0
     error: str | None = None
+    # Kinds in which a record changed while this pass was paging: their cursor stays put
+    # (page-number paging shifts an unread record onto a page already read; see SyncItem).
+    unsettled: set[str] = field(default_factory=set)
 
     @property
     def read(self) -> int:
@@ -147,6 +150,8 @@ def _sync_kind(sessions: sessionmaker[Session], access: StoreAccess, plan: _Plan
             new = sum(_store(session, plan, item, now) for item in page.items)
         result.stored, result.known = result.stored + new, result.known + len(page.items) - new
         result.skipped, result.pages = result.skipped + page.skipped, result.pages + 1
+        if any(item.updated_at is not None and item.updated_at >= now for item in page.items):
+            result.unsettled.add(kind)
         progress(page)
         if page.next_cursor is None:
             return True
@@ -183,7 +188,7 @@ def _record(session: Session, plan: _Plan, finished: list[str], result: SyncResu
             since: datetime | None) -> None:
     row = session.get(ShopSync, plan.shop_id, with_for_update=True)
     cursors = dict(row.cursors or {})
-    for kind in finished:
+    for kind in (k for k in finished if k not in result.unsettled):
         previous = datetime.fromisoformat(cursors[kind]) if cursors.get(kind) else None
         # A --since later than the cursor left a gap unread: the cursor stays for the worker.
         if previous is None or since is None or since <= previous:

@@ -235,3 +235,27 @@ def test_shopify_a_checkout_read_back_by_its_cart_token_is_the_cart_its_webhook_
     [cart] = _rows(runtime, Cart)
     assert cart.external_id == "checkout-token-1" and cart.cart_token == "c1-token"
     assert len(_rows(runtime, Delivery)) == 2 and len(_rows(runtime, OutboxEntry)) == 1
+
+
+def test_woocommerce_a_pass_that_saw_a_change_made_while_it_was_paging_keeps_its_cursor(story_runtime, woo):
+    from bridge.services.sync import sync_shop
+    runtime = story_runtime
+    # given a connected store with one order changed before the pass and one changed as it runs
+    shop_id = _connect_woo(runtime, woo)
+    before = (runtime.now() - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%S")
+    woo.add_order(status="pending", email=EMAIL, date_created_gmt=before, date_modified_gmt=before)
+    now_stamp = runtime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    woo.add_order(status="pending", email="boris@example.com", date_created_gmt=now_stamp,
+                  date_modified_gmt=now_stamp)
+    access = runtime.store_access()
+    # when a pass reads them
+    result = sync_shop(runtime.sessions, access, CONNECTORS, shop_id, runtime.now())
+    # then both were stored, but the cursor was not moved past a window that was still changing
+    assert (result.stored, result.unsettled) == (2, {"orders"})
+    [sync] = _rows(runtime, ShopSync)
+    assert "orders" not in (sync.cursors or {})
+    # and a quiet pass later moves it on
+    runtime.clock.advance(minutes=16)
+    quiet = sync_shop(runtime.sessions, access, CONNECTORS, shop_id, runtime.now())
+    [sync] = _rows(runtime, ShopSync)
+    assert quiet.stored == 0 and sync.cursors["orders"] == runtime.now().isoformat()
