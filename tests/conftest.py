@@ -10,6 +10,7 @@ import io
 import logging
 import os
 import secrets
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -122,3 +123,16 @@ def app(runtime):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def live_url(app):
+    """The test's app on a real socket (threaded werkzeug): for a browser, or a platform
+    server that calls back (WooCommerce's key callback and webhook ping)."""
+    from werkzeug.serving import make_server
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)

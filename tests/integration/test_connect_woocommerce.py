@@ -7,12 +7,10 @@ Flask test client; their click on Approve is the store server's ``approve``.
 from __future__ import annotations
 
 import html as html_lib
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from bridge.db.engine import unit_of_work
 from bridge.db.tables import InstallRequest, Shop, ShopSync, UserShop
@@ -32,16 +30,6 @@ def runtime(database_url, tmp_path, clock):
     rt = Runtime.from_settings(make_settings(database_url, tmp_path, public_url=PUBLIC), now=clock)
     yield rt
     rt.close()
-
-
-@pytest.fixture
-def live_url(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from bridge.worker import run
 from connectors.base import TokenSet
 from connectors.registry import CONNECTORS
 from connectors.shopify_webhooks import TOPIC_ENUMS
-from tests.conftest import SHOPIFY_SECRET, make_settings
+from tests.conftest import SHOPIFY_SECRET, Clock, make_settings
 from tests.servers.shopify_admin import ShopifyAdminServer
 from tests.servers.woocommerce_api import WooCommerceTestServer
 from tests.support.discounts import connect
@@ -39,16 +39,7 @@ EMAIL = "anna@example.com"
 @pytest.fixture
 def story_runtime(database_url, tmp_path):
     """A runtime on the real clock (the local platforms stamp records with it), https public URL."""
-    class Clock:
-        current = datetime.now(UTC).replace(microsecond=0)
-
-        def __call__(self):
-            return self.current
-
-        def advance(self, **delta):
-            self.current += timedelta(**delta)
-
-    clock = Clock()
+    clock = Clock(datetime.now(UTC).replace(microsecond=0))
     runtime = Runtime.from_settings(make_settings(database_url, tmp_path, public_url=PUBLIC_URL), now=clock)
     runtime.clock = clock
     yield runtime
